@@ -1,0 +1,276 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the operator can set, from SLICELAB_* environment
+// variables (and a few flags). It is validated once, at start.
+type config struct {
+	DataDir         string
+	DatabaseURL     string
+	HTTPAddr        string
+	BaseURL         string
+	SMTPURL         string
+	MailFrom        string
+	Secret          string
+	OutboxDir       string
+	SendRate        float64
+	SendConcurrency int
+	BatchSize       int
+	BotWindow       time.Duration
+	ContactCooldown time.Duration
+	LogLevel        string
+
+	// derived
+	db   dbTarget
+	smtp *smtpTarget
+}
+
+type dbTarget struct {
+	postgres bool
+	dsn      string // postgres URL, or the SQLite file path
+}
+
+type smtpTarget struct {
+	host     string
+	port     int
+	tls      string // starttls | tls | none
+	username string
+	password string
+}
+
+// envHelp documents every variable; `slicelab help` prints it.
+const envHelp = `Environment variables (all optional):
+  SLICELAB_DATABASE_URL      postgres://… for PostgreSQL, or a SQLite file (PATH, sqlite:PATH or file:PATH);
+                             default: ./data/slicelab.db
+  SLICELAB_HTTP_ADDR         listen address (default 127.0.0.1:8080)
+  SLICELAB_BASE_URL          absolute URL of this service in emails (default http://<SLICELAB_HTTP_ADDR>)
+  SLICELAB_SMTP_URL          smtp://user:pass@host:port?tls=starttls|tls|none; unset: write .eml files to the outbox
+  SLICELAB_OUTBOX_DIR        outbox folder (default ./data/outbox)
+  SLICELAB_MAIL_FROM         From address (default "slicelab <noreply@localhost>")
+  SLICELAB_SECRET            signing secret for tracked links, at least 32 characters
+                             (default: generated once and kept in ./data/secret)
+  SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
+  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
+  SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
+  SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
+  SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
+`
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		DataDir:         "data",
+		DatabaseURL:     getenv("SLICELAB_DATABASE_URL"),
+		HTTPAddr:        orDefault(getenv("SLICELAB_HTTP_ADDR"), "127.0.0.1:8080"),
+		BaseURL:         getenv("SLICELAB_BASE_URL"),
+		SMTPURL:         getenv("SLICELAB_SMTP_URL"),
+		MailFrom:        orDefault(getenv("SLICELAB_MAIL_FROM"), "slicelab <noreply@localhost>"),
+		Secret:          getenv("SLICELAB_SECRET"),
+		OutboxDir:       getenv("SLICELAB_OUTBOX_DIR"),
+		SendRate:        50,
+		SendConcurrency: 4,
+		BatchSize:       100,
+		BotWindow:       10 * time.Second,
+		ContactCooldown: 24 * time.Hour,
+		LogLevel:        orDefault(getenv("SLICELAB_LOG_LEVEL"), "info"),
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if v := getenv("SLICELAB_SEND_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			bad("SLICELAB_SEND_RATE", "%q is not a number of messages per second (0 or more)", v)
+		}
+		c.SendRate = f
+	}
+	if v := getenv("SLICELAB_SEND_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			bad("SLICELAB_SEND_CONCURRENCY", "%q is not a whole number from 1 to 256", v)
+		}
+		c.SendConcurrency = n
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"SLICELAB_BOT_WINDOW", &c.BotWindow}, {"SLICELAB_CONTACT_COOLDOWN", &c.ContactCooldown}} {
+		if v := getenv(d.name); v != "" {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur < 0 {
+				bad(d.name, "%q is not a duration such as 10s, 24h or 0s", v)
+			}
+			*d.dst = dur
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("SLICELAB_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("SLICELAB_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.HTTPAddr
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SLICELAB_BASE_URL", "%q is not an absolute http(s) URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
+		bad("SLICELAB_MAIL_FROM", "%q is not an email address", c.MailFrom)
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		bad("SLICELAB_SECRET", "must be at least 32 characters")
+	}
+	db, err := parseDatabaseURL(c.DatabaseURL, c.DataDir)
+	if err != nil {
+		bad("SLICELAB_DATABASE_URL", "%v", err)
+	}
+	c.db = db
+	if c.OutboxDir == "" {
+		c.OutboxDir = filepath.Join(c.DataDir, "outbox")
+	}
+	if c.SMTPURL != "" {
+		s, err := parseSMTPURL(c.SMTPURL)
+		if err != nil {
+			bad("SLICELAB_SMTP_URL", "%v", err)
+		}
+		c.smtp = s
+	}
+	return c, errors.Join(errs...)
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func parseDatabaseURL(v, dataDir string) (dbTarget, error) {
+	switch {
+	case v == "":
+		return dbTarget{dsn: filepath.Join(dataDir, "slicelab.db")}, nil
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		if _, err := url.Parse(v); err != nil {
+			return dbTarget{}, fmt.Errorf("not a valid postgres:// URL: %v", err)
+		}
+		return dbTarget{postgres: true, dsn: v}, nil
+	case strings.HasPrefix(v, "sqlite:"), strings.HasPrefix(v, "file:"):
+		p := v[strings.IndexByte(v, ':')+1:]
+		p = strings.TrimPrefix(p, "//")
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		if p == "" {
+			return dbTarget{}, errors.New("names no file")
+		}
+		return dbTarget{dsn: p}, nil
+	case strings.Contains(v, "://"):
+		return dbTarget{}, fmt.Errorf("%q: use postgres://… or a SQLite file path", v)
+	default:
+		return dbTarget{dsn: v}, nil
+	}
+}
+
+func parseSMTPURL(v string) (*smtpTarget, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %v", err)
+	}
+	if u.Scheme != "smtp" && u.Scheme != "smtps" {
+		return nil, fmt.Errorf("scheme must be smtp:// (or smtps://), got %q", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("has no host")
+	}
+	t := &smtpTarget{host: u.Hostname(), tls: u.Query().Get("tls")}
+	if u.Scheme == "smtps" && t.tls == "" {
+		t.tls = "tls"
+	}
+	if t.tls == "" {
+		t.tls = "starttls"
+	}
+	switch t.tls {
+	case "starttls":
+		t.port = 587
+	case "tls":
+		t.port = 465
+	case "none":
+		t.port = 25
+	default:
+		return nil, fmt.Errorf("tls=%q: use starttls, tls or none", t.tls)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q is not a port number", p)
+		}
+		t.port = n
+	}
+	if u.User != nil {
+		t.username = u.User.Username()
+		t.password, _ = u.User.Password()
+	}
+	return t, nil
+}
+
+// secret returns the configured signing secret, or the one kept in the data
+// folder, creating it on first use so that tracked links survive restarts.
+func (c *config) secret() ([]byte, error) {
+	if c.Secret != "" {
+		return []byte(c.Secret), nil
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another process made it first
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keep secret: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		return nil, fmt.Errorf("keep secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// mailDomain is the domain of the From address, used in Message-IDs.
+func (c *config) mailDomain() string {
+	a, err := mail.ParseAddress(c.MailFrom)
+	if err != nil {
+		return "localhost"
+	}
+	return a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+}

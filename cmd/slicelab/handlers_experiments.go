@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"slicelab/experiments"
+)
+
+func (a *api) importContacts(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	var in []experiments.ContactInput
+	var rowErrs []experiments.RowError
+	switch ct {
+	case "text/csv", "application/csv":
+		in, rowErrs = experiments.ParseContactsCSV(c.Request().Body)
+	case "application/json", "":
+		if in, err = experiments.ParseContactsJSON(c.Request().Body); err != nil {
+			return err
+		}
+	default:
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send contacts as text/csv or as a JSON array (application/json)")
+	}
+	res, err := a.exps.ImportContacts(c.Request().Context(), team.ID, in, rowErrs)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (a *api) listContacts(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return &experiments.ValidationError{Fields: map[string]string{"limit": "must be a whole number from 1 to 1000"}}
+		}
+	}
+	page, err := a.exps.ListContacts(c.Request().Context(), team.ID, c.QueryParam("after"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (a *api) createExperiment(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in experiments.CreateInput
+	if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "not a valid JSON experiment: " + err.Error()}}
+	}
+	e, err := a.exps.Create(c.Request().Context(), team.ID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, e)
+}
+
+func (a *api) listExperiments(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	list, err := a.exps.List(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"experiments": list})
+}
+
+func (a *api) getExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	e, err := a.exps.Get(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+func (a *api) launchExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	e, err := a.exps.Launch(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, e)
+}
+
+func (a *api) experimentResults(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	r, err := a.exps.Results(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

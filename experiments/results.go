@@ -1,0 +1,126 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// VariantResult holds the per-variant counts and statistics of product.md §7.
+// Statistical fields are nil until they can be computed (and always on the
+// control for the comparison fields).
+type VariantResult struct {
+	ID                  uuid.UUID   `json:"id"`
+	Name                string      `json:"name"`
+	Control             bool        `json:"control"`
+	Weight              float64     `json:"weight"`
+	Assigned            int         `json:"assigned"`
+	Sent                int         `json:"sent"`
+	Failed              int         `json:"failed"`
+	Suppressed          int         `json:"suppressed"`
+	HumanClickers       int         `json:"human_clickers"`
+	Clicks              int         `json:"clicks"`
+	AutomatedClicks     int         `json:"automated_clicks"`
+	CTR                 *float64    `json:"ctr"`
+	CTRCI               *[2]float64 `json:"ctr_ci"`
+	Lift                *float64    `json:"lift"`
+	LiftCI              *[2]float64 `json:"lift_ci"`
+	PValue              *float64    `json:"p_value"`
+	ChanceToBeatControl *float64    `json:"chance_to_beat_control"`
+	ExpectedLoss        *float64    `json:"expected_loss"`
+}
+
+// SRM is the sample-ratio-mismatch check; nil p-values until the statistics land.
+type SRM struct {
+	AssignedPValue  *float64 `json:"assigned_p_value"`
+	DeliveredPValue *float64 `json:"delivered_p_value"`
+	Flag            bool     `json:"flag"`
+}
+
+// Verdict on the slice's viability.
+type Verdict struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+// Results is the answer of GET /api/v1/experiments/{id}/results.
+type Results struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	Status       Status    `json:"status"`
+	SRM          SRM       `json:"srm"`
+	Holdout      struct {
+		Assigned int `json:"assigned"`
+	} `json:"holdout"`
+	Variants []VariantResult `json:"variants"`
+	Winner   *uuid.UUID      `json:"winner"`
+	Verdict  Verdict         `json:"verdict"`
+}
+
+// Results counts an experiment's deliveries and clicks per variant. Only
+// human clicks count towards clickers and CTR; automated ones are shown apart.
+func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, error) {
+	e, err := s.Get(ctx, teamID, id)
+	if err != nil {
+		return nil, err
+	}
+	var del []struct {
+		VariantID  *uuid.UUID `bun:"variant_id"`
+		Assigned   int        `bun:"assigned"`
+		Sent       int        `bun:"sent"`
+		Failed     int        `bun:"failed"`
+		Suppressed int        `bun:"suppressed"`
+	}
+	if err := s.db.NewSelect().Table("deliveries").
+		ColumnExpr("variant_id, count(*) AS assigned").
+		ColumnExpr("sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent").
+		ColumnExpr("sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed").
+		ColumnExpr("sum(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END) AS suppressed").
+		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &del); err != nil {
+		return nil, fmt.Errorf("experiments: results: %w", err)
+	}
+	var clk []struct {
+		VariantID       uuid.UUID `bun:"variant_id"`
+		HumanClickers   int       `bun:"human_clickers"`
+		Clicks          int       `bun:"clicks"`
+		AutomatedClicks int       `bun:"automated_clicks"`
+	}
+	if err := s.db.NewSelect().Table("clicks").
+		ColumnExpr("variant_id").
+		ColumnExpr("count(DISTINCT CASE WHEN NOT automated THEN delivery_id END) AS human_clickers").
+		ColumnExpr("sum(CASE WHEN automated THEN 0 ELSE 1 END) AS clicks").
+		ColumnExpr("sum(CASE WHEN automated THEN 1 ELSE 0 END) AS automated_clicks").
+		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &clk); err != nil {
+		return nil, fmt.Errorf("experiments: results: %w", err)
+	}
+	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants)),
+		Verdict: Verdict{State: "unknown", Reason: "viability criteria are not evaluated yet"}}
+	idx := map[uuid.UUID]int{}
+	for _, v := range e.Variants {
+		idx[v.ID] = len(r.Variants)
+		r.Variants = append(r.Variants, VariantResult{ID: v.ID, Name: v.Name, Control: v.Control, Weight: v.Weight})
+	}
+	for _, d := range del {
+		if d.VariantID == nil {
+			r.Holdout.Assigned += d.Assigned
+			continue
+		}
+		if i, ok := idx[*d.VariantID]; ok {
+			vr := &r.Variants[i]
+			vr.Assigned, vr.Sent, vr.Failed, vr.Suppressed = d.Assigned, d.Sent, d.Failed, d.Suppressed
+		}
+	}
+	for _, c := range clk {
+		if i, ok := idx[c.VariantID]; ok {
+			vr := &r.Variants[i]
+			vr.HumanClickers, vr.Clicks, vr.AutomatedClicks = c.HumanClickers, c.Clicks, c.AutomatedClicks
+		}
+	}
+	for i := range r.Variants {
+		if vr := &r.Variants[i]; vr.Sent > 0 {
+			ctr := float64(vr.HumanClickers) / float64(vr.Sent)
+			vr.CTR = &ctr
+		}
+	}
+	return r, nil
+}

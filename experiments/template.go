@@ -1,0 +1,301 @@
+package experiments
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	texttemplate "text/template"
+
+	"golang.org/x/net/html"
+)
+
+// templateData is what variant templates see: {{.Contact.Name}},
+// {{.Contact.Email}}, {{.Contact.Attr "plan"}} and {{.UnsubscribeURL}}.
+// Links holds the tracked URLs that rewriting put in place of the destinations.
+type templateData struct {
+	Contact        Contact
+	Links          []string
+	UnsubscribeURL string
+}
+
+// compiled is a variant ready to render.
+type compiled struct {
+	subject *texttemplate.Template
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+}
+
+// compileVariant rewrites the variant's links, appends the footers and
+// compiles its templates, trying them on a sample contact so that errors
+// surface now. It fills v.Links, v.HTMLCompiled and v.TextCompiled and
+// returns problems by field name.
+func compileVariant(v *Variant, cfg Config) map[string]string {
+	fe := map[string]string{}
+	switch {
+	case strings.TrimSpace(v.Subject) == "":
+		fe["subject"] = "is required"
+	case strings.ContainsAny(v.Subject, "\r\n"):
+		fe["subject"] = "must not contain line breaks"
+	case len(v.Subject) > 998:
+		fe["subject"] = "must be at most 998 characters"
+	}
+	if strings.TrimSpace(v.HTML) == "" {
+		fe["html"] = "is required"
+	}
+	if strings.TrimSpace(v.Text) == "" {
+		fe["text"] = "is required"
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	htmlSrc, links, err := rewriteHTML(v.HTML)
+	if err != nil {
+		fe["html"] = err.Error()
+		return fe
+	}
+	textSrc, links, err := rewriteText(v.Text, links)
+	if err != nil {
+		fe["text"] = err.Error()
+		return fe
+	}
+	if !strings.Contains(v.HTML, ".UnsubscribeURL") {
+		if i := strings.LastIndex(strings.ToLower(htmlSrc), "</body>"); i >= 0 {
+			htmlSrc = htmlSrc[:i] + cfg.HTMLFooter + htmlSrc[i:]
+		} else {
+			htmlSrc += cfg.HTMLFooter
+		}
+	}
+	if !strings.Contains(v.Text, ".UnsubscribeURL") {
+		textSrc += cfg.TextFooter
+	}
+	v.Links, v.HTMLCompiled, v.TextCompiled = links, htmlSrc, textSrc
+	c, errs := compileSources(v.Subject, htmlSrc, textSrc)
+	for k, e := range errs {
+		fe[k] = e
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	// Try the templates on a sample contact: html/template reports escaping
+	// problems, and both report unknown fields, only on execution.
+	sample := templateData{
+		Contact:        Contact{Email: "sample@example.com", Name: "Sample", Attributes: map[string]string{}},
+		Links:          make([]string, len(links)),
+		UnsubscribeURL: "https://example.com/u/sample",
+	}
+	for i := range sample.Links {
+		sample.Links[i] = "https://example.com/c/sample"
+	}
+	if err := c.subject.Execute(io.Discard, sample); err != nil {
+		fe["subject"] = "template error: " + cleanTemplateErr(err)
+	}
+	if err := c.html.Execute(io.Discard, sample); err != nil {
+		fe["html"] = "template error: " + cleanTemplateErr(err)
+	}
+	if err := c.text.Execute(io.Discard, sample); err != nil {
+		fe["text"] = "template error: " + cleanTemplateErr(err)
+	}
+	return fe
+}
+
+func compileSources(subject, htmlSrc, textSrc string) (*compiled, map[string]string) {
+	fe := map[string]string{}
+	c := &compiled{}
+	var err error
+	if c.subject, err = texttemplate.New("subject").Parse(subject); err != nil {
+		fe["subject"] = "template error: " + cleanTemplateErr(err)
+	}
+	if c.html, err = htmltemplate.New("html").Parse(htmlSrc); err != nil {
+		fe["html"] = "template error: " + cleanTemplateErr(err)
+	}
+	if c.text, err = texttemplate.New("text").Parse(textSrc); err != nil {
+		fe["text"] = "template error: " + cleanTemplateErr(err)
+	}
+	return c, fe
+}
+
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	for _, p := range []string{"template: subject:", "template: html:", "template: text:", "html/template:html:", "html/template:"} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return "line " + strings.TrimSpace(s)
+}
+
+var hrefRE = regexp.MustCompile(`(?is)(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)`)
+
+// rewriteHTML replaces the href of every <a> whose destination is an http(s)
+// URL by a placeholder for the tracked link, and returns the destinations in
+// placeholder order (the same destination shares one index). The tokenizer
+// decodes entities, so href="...?a=1&amp;b=2" is the destination ...?a=1&b=2.
+// mailto:, anchors, relative links and hrefs built by template actions (such
+// as {{.UnsubscribeURL}}) are left alone.
+func rewriteHTML(src string) (string, []string, error) {
+	z := html.NewTokenizer(strings.NewReader(src))
+	var out strings.Builder
+	var links []string
+	index := map[string]int{}
+	n := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if z.Err() == io.EOF {
+				break
+			}
+			return "", nil, fmt.Errorf("cannot read the HTML: %v", z.Err())
+		}
+		raw := string(z.Raw())
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			out.WriteString(raw)
+			continue
+		}
+		name, hasAttr := z.TagName()
+		if string(name) != "a" || !hasAttr {
+			out.WriteString(raw)
+			continue
+		}
+		href, found := "", false
+		for {
+			k, val, more := z.TagAttr()
+			if string(k) == "href" && !found {
+				href, found = string(val), true
+			}
+			if !more {
+				break
+			}
+		}
+		n++
+		dest, track, err := classifyHref(href)
+		if !found || !track {
+			out.WriteString(raw)
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("link %d (%q): %v", n, href, err)
+		}
+		i, ok := index[dest]
+		if !ok {
+			i = len(links)
+			index[dest] = i
+			links = append(links, dest)
+		}
+		loc := hrefRE.FindStringSubmatchIndex(raw)
+		if loc == nil {
+			return "", nil, fmt.Errorf("link %d (%q): cannot locate its href", n, href)
+		}
+		out.WriteString(raw[:loc[3]])
+		fmt.Fprintf(&out, `"{{index .Links %d}}"`, i)
+		out.WriteString(raw[loc[5]:])
+	}
+	return out.String(), links, nil
+}
+
+// classifyHref tells whether an href is a trackable http(s) destination and
+// checks it.
+func classifyHref(href string) (dest string, track bool, err error) {
+	h := strings.TrimSpace(href)
+	if strings.Contains(h, "{{") {
+		return "", false, nil
+	}
+	lower := strings.ToLower(h)
+	if !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
+		return "", false, nil
+	}
+	u, err := url.Parse(h)
+	if err != nil {
+		return "", true, fmt.Errorf("not a valid URL: %v", unwrapURLErr(err))
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", true, fmt.Errorf("not a valid URL: it has no host")
+	}
+	if strings.ContainsAny(h, " \t\r\n") {
+		return "", true, fmt.Errorf("not a valid URL: it contains white space")
+	}
+	return h, true, nil
+}
+
+func unwrapURLErr(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+var textURLRE = regexp.MustCompile(`https?://[^\s<>"'{}]+`)
+
+// rewriteText replaces every http(s) URL in a text body by the placeholder of
+// its tracked link, adding destinations that the HTML body did not have.
+// Template actions are left untouched.
+func rewriteText(src string, links []string) (string, []string, error) {
+	index := map[string]int{}
+	for i, l := range links {
+		index[l] = i
+	}
+	var out strings.Builder
+	rest := src
+	for rest != "" {
+		open := strings.Index(rest, "{{")
+		plain := rest
+		if open >= 0 {
+			plain = rest[:open]
+		}
+		var err error
+		plain = textURLRE.ReplaceAllStringFunc(plain, func(m string) string {
+			trimmed := strings.TrimRight(m, ".,;:!?)]")
+			tail := m[len(trimmed):]
+			dest, _, e := classifyHref(trimmed)
+			if e != nil {
+				if err == nil {
+					err = fmt.Errorf("link %q: %v", trimmed, e)
+				}
+				return m
+			}
+			i, ok := index[dest]
+			if !ok {
+				i = len(links)
+				index[dest] = i
+				links = append(links, dest)
+			}
+			return fmt.Sprintf("{{index .Links %d}}", i) + tail
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		out.WriteString(plain)
+		if open < 0 {
+			break
+		}
+		end := strings.Index(rest[open:], "}}")
+		if end < 0 {
+			out.WriteString(rest[open:])
+			break
+		}
+		out.WriteString(rest[open : open+end+2])
+		rest = rest[open+end+2:]
+	}
+	return out.String(), links, nil
+}
+
+// render produces subject, HTML and text for one contact.
+func (c *compiled) render(d templateData) (subject, htmlBody, textBody string, err error) {
+	var b bytes.Buffer
+	if err = c.subject.Execute(&b, d); err != nil {
+		return
+	}
+	subject = strings.Join(strings.Fields(b.String()), " ") // no CR/LF can reach the header
+	b.Reset()
+	if err = c.html.Execute(&b, d); err != nil {
+		return
+	}
+	htmlBody = b.String()
+	b.Reset()
+	if err = c.text.Execute(&b, d); err != nil {
+		return
+	}
+	textBody = b.String()
+	return
+}
