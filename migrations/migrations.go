@@ -8,8 +8,11 @@
 package migrations
 
 import (
+	"context"
 	"embed"
+	"fmt"
 
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -23,4 +26,23 @@ func init() {
 	if err := Migrations.Discover(sqlFiles); err != nil {
 		panic(err)
 	}
+}
+
+// Up applies every pending migration to db. Each is marked applied only once
+// it has run, so a failed file is tried again next time.
+func Up(ctx context.Context, db *bun.DB) (*migrate.MigrationGroup, error) {
+	m := NewMigrator(db)
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("migrations: init: %w", err)
+	}
+	g, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return g, nil
+}
+
+// NewMigrator returns bun's migrator over slicelab's migrations.
+func NewMigrator(db *bun.DB) *migrate.Migrator {
+	return migrate.NewMigrator(db, Migrations, migrate.WithMarkAppliedOnSuccess(true))
 }

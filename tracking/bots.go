@@ -1,9 +1,6 @@
 package tracking
 
-import (
-	"net/http"
-	"strings"
-)
+import "strings"
 
 // scannerAgents is the one maintained list of user-agent fragments (lower
 // case) that mark a request as coming from a link scanner, a crawler or a
@@ -41,7 +38,7 @@ const (
 
 // Classify tells whether a hit looks automated from the request alone, and why.
 func Classify(method, userAgent string) (automated bool, reason string) {
-	if method == http.MethodHead {
+	if method == "HEAD" {
 		return true, ReasonHead
 	}
 	ua := strings.ToLower(strings.TrimSpace(userAgent))

@@ -53,15 +53,16 @@ type smtpTarget struct {
 
 // envHelp documents every variable; `slicelab help` prints it.
 const envHelp = `Environment variables (all optional):
+  SLICELAB_DATA_DIR          folder for the embedded default's database, outbox and secret (default ./data)
   SLICELAB_DATABASE_URL      postgres://… for PostgreSQL, or a SQLite file (PATH, sqlite:PATH or file:PATH);
-                             default: ./data/slicelab.db
+                             default: <SLICELAB_DATA_DIR>/slicelab.db
   SLICELAB_HTTP_ADDR         listen address (default 127.0.0.1:8080)
   SLICELAB_BASE_URL          absolute URL of this service in emails (default http://<SLICELAB_HTTP_ADDR>)
   SLICELAB_SMTP_URL          smtp://user:pass@host:port?tls=starttls|tls|none; unset: write .eml files to the outbox
-  SLICELAB_OUTBOX_DIR        outbox folder (default ./data/outbox)
+  SLICELAB_OUTBOX_DIR        outbox folder (default <SLICELAB_DATA_DIR>/outbox)
   SLICELAB_MAIL_FROM         From address (default "slicelab <noreply@localhost>")
   SLICELAB_SECRET            signing secret for tracked links, at least 32 characters
-                             (default: generated once and kept in ./data/secret)
+                             (default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
   SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
@@ -71,7 +72,7 @@ const envHelp = `Environment variables (all optional):
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		DataDir:         "data",
+		DataDir:         orDefault(getenv("SLICELAB_DATA_DIR"), "data"),
 		DatabaseURL:     getenv("SLICELAB_DATABASE_URL"),
 		HTTPAddr:        orDefault(getenv("SLICELAB_HTTP_ADDR"), "127.0.0.1:8080"),
 		BaseURL:         getenv("SLICELAB_BASE_URL"),

@@ -18,7 +18,6 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
-	"github.com/uptrace/bun/migrate"
 
 	"slicelab/migrations"
 )
@@ -75,19 +74,11 @@ func (s *store) riverDriver() riverdriver.Driver[*sql.Tx] {
 	return riversqlite.New(s.db.DB)
 }
 
-func (s *store) migrator() *migrate.Migrator {
-	return migrate.NewMigrator(s.db, migrations.Migrations, migrate.WithMarkAppliedOnSuccess(true))
-}
-
 // migrateUp applies slicelab's migrations and River's, in that order.
 func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
-	m := s.migrator()
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("migrate: init: %w", err)
-	}
-	group, err := m.Migrate(ctx)
+	group, err := migrations.Up(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	if out != nil && !group.IsZero() {
 		fmt.Fprintf(out, "applied %s\n", group)
@@ -109,7 +100,7 @@ func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 }
 
 func (s *store) migrateStatus(ctx context.Context, out io.Writer) error {
-	m := s.migrator()
+	m := migrations.NewMigrator(s.db)
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("migrate: init: %w", err)
 	}
