@@ -33,6 +33,8 @@ type app struct {
 	riverPoll time.Duration
 	// now is the clock (tests may fake it).
 	now func() time.Time
+	// retryBase is the first retry delay of a send batch with temporary failures.
+	retryBase time.Duration
 }
 
 // openApp opens and migrates the database and builds the services. With
@@ -79,7 +81,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 			mailer = &smtpMailer{target: a.cfg.smtp, domain: a.cfg.mailDomain()}
 		}
 		a.sender = experiments.NewSender(st.db, mailer, a.trk, experiments.SenderConfig{
-			From: a.cfg.MailFrom, Domain: a.cfg.mailDomain(), Rate: a.cfg.SendRate,
+			From: a.cfg.MailFrom, Domain: a.cfg.mailDomain(), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
 		}, a.log, a.now)
 		ws := river.NewWorkers()
 		river.AddWorker(ws, a.sender)
