@@ -124,8 +124,8 @@ type smtpSess struct {
 	rcpts []string
 }
 
-func (x *smtpSess) Reset()                                       { x.rcpts = nil }
-func (x *smtpSess) Logout() error                                { return nil }
+func (x *smtpSess) Reset()                                         { x.rcpts = nil }
+func (x *smtpSess) Logout() error                                  { return nil }
 func (x *smtpSess) Mail(from string, opts *smtp.MailOptions) error { return nil }
 func (x *smtpSess) Rcpt(to string, opts *smtp.RcptOptions) error {
 	x.s.mu.Lock()
