@@ -16,7 +16,7 @@ type parsedMsg struct {
 	text, html                                 string
 }
 
-func parse(t *testing.T, r received) parsedMsg {
+func parse(t testing.TB, r received) parsedMsg {
 	t.Helper()
 	p := parsedMsg{rcpt: r.rcpt, subject: r.msg.Header.Get("Subject"), messageID: r.msg.Header.Get("Message-ID"),
 		unsub: r.msg.Header.Get("List-Unsubscribe"), unsubPost: r.msg.Header.Get("List-Unsubscribe-Post")}
@@ -48,7 +48,7 @@ func parse(t *testing.T, r received) parsedMsg {
 	return p
 }
 
-func click(t *testing.T, method, link, ua string) *http.Response {
+func click(t testing.TB, method, link, ua string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(method, link, nil)
 	if ua != "" {

@@ -84,7 +84,7 @@ type received struct {
 	msg  *mail.Message
 }
 
-func startSMTP(t *testing.T) *testSMTP {
+func startSMTP(t testing.TB) *testSMTP {
 	t.Helper()
 	s := &testSMTP{tries: map[string]int{}}
 	s.srv = smtp.NewServer(s)
@@ -160,7 +160,7 @@ func (x *smtpSess) Data(r io.Reader) error {
 
 // env is one running slicelab (real listener, real database, real SMTP).
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	app    *app
 	smtp   *testSMTP
@@ -172,7 +172,7 @@ type env struct {
 func (e *env) getenv(k string) string { return e.vars[k] }
 
 // startEnv starts slicelab serve in-process on a free port with its own data folder.
-func startEnv(t *testing.T, dbURL string, mods ...func(map[string]string)) *env {
+func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -231,7 +231,7 @@ func (e *env) stop() {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
