@@ -113,7 +113,9 @@ func (a *app) close() {
 // finish, and the database closes.
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	if a.sender != nil {
-		if err := a.river.Start(ctx); err != nil {
+		// River gets its own context: shutdown goes through Stop below, which lets
+		// running batches finish, rather than through cancellation.
+		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			a.close()
 			return fmt.Errorf("river: start: %w", err)
 		}
