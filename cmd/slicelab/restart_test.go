@@ -60,3 +60,30 @@ func TestRestartMidSend(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoInstancesShareTheWork runs two services on one PostgreSQL database:
+// both send, and no contact gets two messages.
+func TestTwoInstancesShareTheWork(t *testing.T) {
+	db := testPostgresURL(t)
+	slow := func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "200" }
+	a := startEnv(t, db, slow)
+	b := startEnv(t, db, slow, func(v map[string]string) { v["SLICELAB_SECRET"] = a.vars["SLICELAB_SECRET"] })
+	tok := a.teamToken("growth", "editor")
+	a.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(300, "example.test"), nil)
+	exp := a.createAndLaunch(tok, "growth", experimentBody("Shared", 0))
+	done := b.waitDone(tok, exp.ID, 60*time.Second)
+	ma, mb := a.smtp.messages(), b.smtp.messages()
+	if done.Progress.Sent != 300 || len(ma)+len(mb) != 300 {
+		t.Fatalf("progress %+v; instance A sent %d, B %d", done.Progress, len(ma), len(mb))
+	}
+	if len(ma) == 0 || len(mb) == 0 {
+		t.Errorf("one instance did all the work: A %d, B %d", len(ma), len(mb))
+	}
+	seen := map[string]bool{}
+	for _, m := range append(ma, mb...) {
+		if seen[m.rcpt] {
+			t.Fatalf("%s got two messages", m.rcpt)
+		}
+		seen[m.rcpt] = true
+	}
+}
