@@ -226,8 +226,7 @@ func validateContacts(in []ContactInput) []RowError {
 			add(c.row, "email", "must not contain line breaks")
 			continue
 		}
-		a, err := mail.ParseAddress(c.Email)
-		if err != nil || a.Address != c.Email || !strings.Contains(c.Email[strings.LastIndexByte(c.Email, '@')+1:], ".") && !strings.HasSuffix(c.Email, "@localhost") {
+		if !validAddress(c.Email) {
 			add(c.row, "email", fmt.Sprintf("%q is not a valid email address", c.Email))
 			continue
 		}
@@ -245,6 +244,17 @@ func validateContacts(in []ContactInput) []RowError {
 		c.Tags = slices.Compact(c.Tags)
 	}
 	return errs
+}
+
+// validAddress accepts a bare address (no display name) whose domain has a
+// dot, or is localhost for development.
+func validAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return false
+	}
+	domain := s[strings.LastIndexByte(s, '@')+1:]
+	return strings.Contains(domain, ".") || domain == "localhost"
 }
 
 // ImportContacts stores new contacts of a team, all or nothing. Contacts whose
