@@ -55,6 +55,7 @@ func (e *SendError) Error() string {
 type Links interface {
 	ClickURL(variantID, deliveryID uuid.UUID, idx int) string
 	UnsubscribeURL(variantID, deliveryID uuid.UUID) string
+	HoneypotURL(variantID, deliveryID uuid.UUID) string
 }
 
 // SendBatchArgs is the River job that sends one batch of an experiment's deliveries.
@@ -244,7 +245,8 @@ func (w *Sender) render(ctx context.Context, d Delivery, c Contact) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	data := templateData{Contact: c, Links: make([]string, links), UnsubscribeURL: w.links.UnsubscribeURL(vid, d.ID)}
+	data := templateData{Contact: c, Links: make([]string, links), UnsubscribeURL: w.links.UnsubscribeURL(vid, d.ID),
+		Honeypot: w.links.HoneypotURL(vid, d.ID)}
 	for i := range data.Links {
 		data.Links[i] = w.links.ClickURL(vid, d.ID, i)
 	}

@@ -20,7 +20,12 @@ type templateData struct {
 	Contact        Contact
 	Links          []string
 	UnsubscribeURL string
+	Honeypot       string
 }
+
+// honeypotHTML is the hidden link at the end of every HTML email: people
+// never see it, link scanners follow it (product.md §12).
+const honeypotHTML = `<a href="{{.Honeypot}}" aria-hidden="true" tabindex="-1" style="display:none !important;mso-hide:all;font-size:0;line-height:0">&#8203;</a>`
 
 // compiled is a variant ready to render.
 type compiled struct {
@@ -62,12 +67,14 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 		fe["text"] = err.Error()
 		return fe
 	}
+	tail := honeypotHTML
 	if !strings.Contains(v.HTML, ".UnsubscribeURL") {
-		if i := strings.LastIndex(strings.ToLower(htmlSrc), "</body>"); i >= 0 {
-			htmlSrc = htmlSrc[:i] + cfg.HTMLFooter + htmlSrc[i:]
-		} else {
-			htmlSrc += cfg.HTMLFooter
-		}
+		tail = cfg.HTMLFooter + tail
+	}
+	if i := strings.LastIndex(strings.ToLower(htmlSrc), "</body>"); i >= 0 {
+		htmlSrc = htmlSrc[:i] + tail + htmlSrc[i:]
+	} else {
+		htmlSrc += tail
 	}
 	if !strings.Contains(v.Text, ".UnsubscribeURL") {
 		textSrc += cfg.TextFooter
@@ -86,6 +93,7 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 		Contact:        Contact{Email: "sample@example.com", Name: "Sample", Attributes: map[string]string{}},
 		Links:          make([]string, len(links)),
 		UnsubscribeURL: "https://example.com/u/sample",
+		Honeypot:       "https://example.com/c/honeypot",
 	}
 	for i := range sample.Links {
 		sample.Links[i] = "https://example.com/c/sample"

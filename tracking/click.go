@@ -26,6 +26,9 @@ type Click struct {
 	IP           string    `bun:"ip"` // anonymised, see AnonymizeIP
 	Automated    bool      `bun:"automated"`
 	Reason       string    `bun:"reason"`
+
+	// LinkCount is the number of links in the email (not stored); the burst rule needs it.
+	LinkCount int `bun:"-"`
 }
 
 // ErrRecorderClosed is returned by Record once the Recorder has stopped.
@@ -36,6 +39,7 @@ var ErrRecorderClosed = errors.New("tracking: click recorder is closed")
 // Record returns only after the click's statement has committed.
 type Recorder struct {
 	db       bun.IDB
+	rules    Rules
 	maxBatch int
 	in       chan recordReq
 	stop     chan struct{}
@@ -50,11 +54,12 @@ type recordReq struct {
 
 // NewRecorder starts the writer goroutine; Close stops it after the clicks
 // already handed to it are written.
-func NewRecorder(db bun.IDB, maxBatch int) *Recorder {
+// The rules classify each batch against the clicks already stored.
+func NewRecorder(db bun.IDB, maxBatch int, rules Rules) *Recorder {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	r := &Recorder{db: db, maxBatch: maxBatch, in: make(chan recordReq), stop: make(chan struct{}), exited: make(chan struct{})}
+	r := &Recorder{db: db, rules: rules, maxBatch: maxBatch, in: make(chan recordReq), stop: make(chan struct{}), exited: make(chan struct{})}
 	go r.loop()
 	return r
 }
@@ -108,12 +113,33 @@ func (r *Recorder) loop() {
 		// A background context: a click that was handed over must be written
 		// even while the service is shutting down.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := r.db.NewInsert().Model(&clicks).Exec(ctx)
+		err := r.write(ctx, clicks)
 		cancel()
 		for _, req := range batch {
 			req.done <- err
 		}
 	}
+}
+
+// write classifies and stores one batch in one transaction; earlier clicks
+// that the batch reveals as automated are marked too.
+func (r *Recorder) write(ctx context.Context, clicks []Click) error {
+	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		retro, err := classifyBatch(ctx, tx, clicks, r.rules)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(&clicks).Exec(ctx); err != nil {
+			return err
+		}
+		for reason, ids := range retro {
+			if _, err := tx.NewUpdate().Table("clicks").Set("automated = ?", true).Set("reason = ?", reason).
+				Where("id IN (?)", bun.In(ids)).Where("NOT automated").Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // AnonymizeIP keeps the /24 of an IPv4 address and the /48 of an IPv6 one, so

@@ -54,6 +54,11 @@ func (s *Service) ClickURL(variantID, deliveryID uuid.UUID, idx int) string {
 	return s.base + "/c/" + s.sealer.Seal(Ref{Kind: KindClick, VariantID: variantID, DeliveryID: deliveryID, Link: idx})
 }
 
+// HoneypotURL is the hidden link of a delivery's HTML email.
+func (s *Service) HoneypotURL(variantID, deliveryID uuid.UUID) string {
+	return s.ClickURL(variantID, deliveryID, HoneypotLink)
+}
+
 // UnsubscribeURL is the unsubscribe page (and RFC 8058 one-click endpoint) of a delivery.
 func (s *Service) UnsubscribeURL(variantID, deliveryID uuid.UUID) string {
 	return s.base + "/u/" + s.sealer.Seal(Ref{Kind: KindUnsubscribe, VariantID: variantID, DeliveryID: deliveryID})
@@ -73,10 +78,18 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 	if err != nil {
 		return "", err
 	}
-	if ref.Link < 0 || ref.Link >= len(links.urls) {
+	var dest string
+	switch {
+	case ref.Link == HoneypotLink: // sent on like any other click, to somewhere harmless
+		dest = s.base + "/"
+		if len(links.urls) > 0 {
+			dest = links.urls[0]
+		}
+	case ref.Link < 0 || ref.Link >= len(links.urls):
 		return "", ErrNotFound
+	default:
+		dest = links.urls[ref.Link]
 	}
-	dest := links.urls[ref.Link]
 	automated, reason := Classify(hit.Method, hit.UserAgent)
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -85,7 +98,7 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 	c := Click{
 		ID: id, DeliveryID: ref.DeliveryID, ExperimentID: links.experimentID, VariantID: ref.VariantID,
 		LinkIdx: ref.Link, ClickedAt: s.now().UTC(), Method: hit.Method, UserAgent: truncate(hit.UserAgent, 512),
-		IP: AnonymizeIP(hit.IP), Automated: automated, Reason: reason,
+		IP: AnonymizeIP(hit.IP), Automated: automated, Reason: reason, LinkCount: len(links.urls),
 	}
 	if err := s.rec.Record(ctx, c); err != nil {
 		return dest, fmt.Errorf("tracking: record click: %w", err)

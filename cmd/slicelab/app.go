@@ -64,7 +64,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		st.Close()
 		return err
 	}
-	a.rec = tracking.NewRecorder(st.db, 512)
+	a.rec = tracking.NewRecorder(st.db, 512, tracking.Rules{Window: a.cfg.BotWindow})
 	a.trk = tracking.NewService(st.db, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter,

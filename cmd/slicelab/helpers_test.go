@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,8 +159,15 @@ func (x *smtpSess) Data(r io.Reader) error {
 	return nil
 }
 
+// testClock is the service's clock in tests: real time plus an offset the test moves.
+type testClock struct{ off atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
 // env is one running slicelab (real listener, real database, real SMTP).
 type env struct {
+	clock  *testClock
 	t      testing.TB
 	base   string
 	app    *app
@@ -179,7 +187,7 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 		t.Fatal(err)
 	}
 	s := startSMTP(t)
-	e := &env{t: t, base: "http://" + ln.Addr().String(), smtp: s, done: make(chan error, 1)}
+	e := &env{t: t, base: "http://" + ln.Addr().String(), smtp: s, done: make(chan error, 1), clock: &testClock{}}
 	e.vars = map[string]string{
 		"SLICELAB_DATA_DIR":         t.TempDir(),
 		"SLICELAB_DATABASE_URL":     dbURL,
@@ -204,7 +212,7 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	a := &app{cfg: cfg, log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		now: time.Now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond}
+		now: e.clock.now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond}
 	if err := a.init(ctx, true); err != nil {
 		cancel()
 		t.Fatal(err)
