@@ -97,10 +97,10 @@ func ParseContactsCSV(r io.Reader) ([]ContactInput, []RowError) {
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
 		if !utf8.ValidString(h) {
 			return nil, []RowError{{Row: 1, Field: fmt.Sprintf("column %d", i+1), Message: "header is not valid UTF-8"}}
 		}
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
 		if h == "" {
 			return nil, []RowError{{Row: 1, Field: fmt.Sprintf("column %d", i+1), Message: "header is empty"}}
 		}
@@ -120,8 +120,8 @@ func ParseContactsCSV(r io.Reader) ([]ContactInput, []RowError) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
@@ -132,6 +132,7 @@ func ParseContactsCSV(r io.Reader) ([]ContactInput, []RowError) {
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		in := ContactInput{row: line}
 		for i, v := range rec {
 			switch header[i] {
@@ -175,6 +176,9 @@ func ParseContactsJSON(r io.Reader) ([]ContactInput, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		return nil, &ValidationError{Fields: map[string]string{"body": "expected a JSON array of contacts ({\"email\",\"name\",\"tags\",\"attributes\"}): " + err.Error()}}
+	}
+	if dec.More() {
+		return nil, &ValidationError{Fields: map[string]string{"body": "unexpected data after the JSON array"}}
 	}
 	for i := range in {
 		in[i].row = i + 1

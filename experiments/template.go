@@ -71,7 +71,8 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	if !strings.Contains(v.HTML, ".UnsubscribeURL") {
 		tail = cfg.HTMLFooter + tail
 	}
-	if i := strings.LastIndex(strings.ToLower(htmlSrc), "</body>"); i >= 0 {
+	if loc := bodyCloseRE.FindAllStringIndex(htmlSrc, -1); len(loc) > 0 {
+		i := loc[len(loc)-1][0]
 		htmlSrc = htmlSrc[:i] + tail + htmlSrc[i:]
 	} else {
 		htmlSrc += tail
@@ -134,7 +135,7 @@ func cleanTemplateErr(err error) string {
 	return "line " + strings.TrimSpace(s)
 }
 
-var hrefRE = regexp.MustCompile(`(?is)(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)`)
+var bodyCloseRE = regexp.MustCompile(`(?i)</body\s*>`)
 
 // rewriteHTML replaces the href of every <a> whose destination is an http(s)
 // URL by a placeholder for the tracked link, and returns the destinations in
@@ -191,16 +192,69 @@ func rewriteHTML(src string) (string, []string, error) {
 			index[dest] = i
 			links = append(links, dest)
 		}
-		loc := hrefRE.FindStringSubmatchIndex(raw)
-		if loc == nil {
+		start, end, ok := attrValueSpan(raw, "href")
+		if !ok {
 			return "", nil, fmt.Errorf("link %d (%q): cannot locate its href", n, href)
 		}
-		out.WriteString(raw[:loc[3]])
+		out.WriteString(raw[:start])
 		fmt.Fprintf(&out, `"{{index .Links %d}}"`, i)
-		out.WriteString(raw[loc[5]:])
+		out.WriteString(raw[end:])
 	}
 	return out.String(), links, nil
 }
+
+// attrValueSpan finds the value (with its quotes) of the first attribute
+// called name in a raw start tag, walking the attributes as the HTML
+// tokenizer does, so text inside another attribute's value never matches.
+func attrValueSpan(raw, name string) (start, end int, ok bool) {
+	i := 1 // after '<'
+	for i < len(raw) && !isSpaceOrEnd(raw[i]) {
+		i++ // the tag name
+	}
+	for i < len(raw) {
+		for i < len(raw) && (isSpace(raw[i]) || raw[i] == '/') {
+			i++
+		}
+		if i >= len(raw) || raw[i] == '>' {
+			return 0, 0, false
+		}
+		ns := i
+		for i < len(raw) && !isSpace(raw[i]) && raw[i] != '=' && raw[i] != '>' && raw[i] != '/' {
+			i++
+		}
+		attr := raw[ns:i]
+		for i < len(raw) && isSpace(raw[i]) {
+			i++
+		}
+		if i >= len(raw) || raw[i] != '=' {
+			continue // attribute without a value
+		}
+		i++
+		for i < len(raw) && isSpace(raw[i]) {
+			i++
+		}
+		vs := i
+		if i < len(raw) && (raw[i] == '"' || raw[i] == '\'') {
+			q := raw[i]
+			j := strings.IndexByte(raw[i+1:], q)
+			if j < 0 {
+				return 0, 0, false
+			}
+			i += j + 2
+		} else {
+			for i < len(raw) && !isSpace(raw[i]) && raw[i] != '>' {
+				i++
+			}
+		}
+		if strings.EqualFold(attr, name) {
+			return vs, i, true
+		}
+	}
+	return 0, 0, false
+}
+
+func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+func isSpaceOrEnd(c byte) bool { return isSpace(c) || c == '>' || c == '/' }
 
 // classifyHref tells whether an href is a trackable http(s) destination and
 // checks it.
@@ -251,16 +305,16 @@ func rewriteText(src string, links []string) (string, []string, error) {
 		if open >= 0 {
 			plain = rest[:open]
 		}
-		var err error
-		plain = textURLRE.ReplaceAllStringFunc(plain, func(m string) string {
+		last := 0
+		for _, loc := range textURLRE.FindAllStringIndex(plain, -1) {
+			m := plain[loc[0]:loc[1]]
+			if loc[1] == len(plain) && open >= 0 {
+				continue // the URL goes on in a template action: built per contact, not tracked
+			}
 			trimmed := strings.TrimRight(m, ".,;:!?)]")
-			tail := m[len(trimmed):]
 			dest, _, e := classifyHref(trimmed)
 			if e != nil {
-				if err == nil {
-					err = fmt.Errorf("link %q: %v", trimmed, e)
-				}
-				return m
+				return "", nil, fmt.Errorf("link %q: %v", trimmed, e)
 			}
 			i, ok := index[dest]
 			if !ok {
@@ -268,12 +322,11 @@ func rewriteText(src string, links []string) (string, []string, error) {
 				index[dest] = i
 				links = append(links, dest)
 			}
-			return fmt.Sprintf("{{index .Links %d}}", i) + tail
-		})
-		if err != nil {
-			return "", nil, err
+			out.WriteString(plain[last:loc[0]])
+			fmt.Fprintf(&out, "{{index .Links %d}}", i)
+			last = loc[0] + len(trimmed)
 		}
-		out.WriteString(plain)
+		out.WriteString(plain[last:])
 		if open < 0 {
 			break
 		}

@@ -45,6 +45,7 @@ func Classify(method, userAgent string) (automated bool, reason string) {
 	if ua == "" {
 		return true, ReasonNoUserAgent
 	}
+	ua = strings.ReplaceAll(ua, "cubot", "") // a phone maker, not a bot
 	for _, frag := range scannerAgents {
 		if strings.Contains(ua, frag) {
 			return true, ReasonScannerUA + " (" + frag + ")"

@@ -75,6 +75,10 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 		return "", err
 	}
 	links, err := s.variantLinks(ctx, ref.VariantID)
+	if errors.Is(err, ErrNotFound) && ref.Link == HoneypotLink {
+		// An email without tracked links still has its honeypot.
+		links.experimentID, err = s.variantExperiment(ctx, ref)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -139,6 +143,15 @@ func (s *Service) variantLinks(ctx context.Context, variantID uuid.UUID) (varian
 	s.targets[variantID] = vl
 	s.mu.Unlock()
 	return vl, nil
+}
+
+func (s *Service) variantExperiment(ctx context.Context, ref Ref) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.db.NewSelect().Table("variants").Column("experiment_id").Where("id = ?", ref.VariantID).Scan(ctx, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, ErrNotFound
+	}
+	return id, err
 }
 
 // Recipient is what the unsubscribe page shows.
