@@ -48,10 +48,28 @@ type Experiment struct {
 	UpdatedAt   time.Time  `bun:"updated_at" json:"updated_at"`
 	LaunchedAt  *time.Time `bun:"launched_at" json:"launched_at"`
 	CompletedAt *time.Time `bun:"completed_at" json:"completed_at"`
+	ScheduledAt *time.Time `bun:"scheduled_at" json:"scheduled_at"`
+	PausedAt    *time.Time `bun:"paused_at" json:"paused_at"`
+	CancelledAt *time.Time `bun:"cancelled_at" json:"cancelled_at"`
 
-	Audience Audience   `bun:"-" json:"audience"`
-	Variants []*Variant `bun:"rel:has-many,join:id=experiment_id" json:"variants"`
-	Progress *Progress  `bun:"-" json:"progress"`
+	TestShare          *float64   `bun:"test_share" json:"-"`
+	WinnerWaitSeconds  int64      `bun:"winner_wait_seconds" json:"-"`
+	WinnerMinPerArm    int        `bun:"winner_min_per_arm" json:"-"`
+	WinnerMinChance    float64    `bun:"winner_min_chance" json:"-"`
+	WinnerFallback     string     `bun:"winner_fallback" json:"-"`
+	WinnerVariantID    *uuid.UUID `bun:"winner_variant_id,type:uuid" json:"-"`
+	WinnerReason       string     `bun:"winner_reason" json:"-"`
+	WinnerPickedAt     *time.Time `bun:"winner_picked_at" json:"-"`
+	ViabilityMetric    string     `bun:"viability_metric" json:"-"`
+	ViabilityThreshold float64    `bun:"viability_threshold" json:"-"`
+	ViabilityMinChance float64    `bun:"viability_min_chance" json:"-"`
+	ViabilityMinSample int        `bun:"viability_min_sample" json:"-"`
+
+	Winner    *WinnerSettings `bun:"-" json:"winner"`
+	Viability *Viability      `bun:"-" json:"viability"`
+	Audience  Audience        `bun:"-" json:"audience"`
+	Variants  []*Variant      `bun:"rel:has-many,join:id=experiment_id" json:"variants"`
+	Progress  *Progress       `bun:"-" json:"progress"`
 }
 
 // Variant is one version of the email.
@@ -91,6 +109,29 @@ type Progress struct {
 	Failed     int `json:"failed"`
 	Suppressed int `json:"suppressed"`
 	HeldOut    int `json:"held_out"`
+	Waiting    int `json:"waiting"`   // test-then-winner: waiting for the winner
+	Cancelled  int `json:"cancelled"` // never sent because the experiment was cancelled
+}
+
+// WinnerSettings configure test-then-winner (and report its outcome).
+type WinnerSettings struct {
+	TestShare float64 `json:"test_share"`
+	Wait      string  `json:"wait"`
+	MinPerArm int     `json:"min_per_arm"`
+	MinChance float64 `json:"min_chance"`
+	// Fallback when no variant wins by the rule: "control" sends the control to the rest, "none" sends nothing more.
+	Fallback  string     `json:"fallback"`
+	VariantID *uuid.UUID `json:"variant_id"`
+	Reason    string     `json:"reason"`
+	PickedAt  *time.Time `json:"picked_at"`
+}
+
+// Viability states what would make the slice viable.
+type Viability struct {
+	Metric    string  `json:"metric"`     // ctr | lift | event_rate
+	Threshold float64 `json:"threshold"`  // the rate (ctr, event_rate) or relative lift (lift) to reach
+	MinChance float64 `json:"min_chance"` // lift: minimum chance to beat control
+	MinSample int     `json:"min_sample"` // deliveries per arm before a verdict
 }
 
 // VariantInput is a variant as posted.
@@ -111,6 +152,17 @@ type CreateInput struct {
 	Holdout    float64        `json:"holdout"`
 	Audience   Audience       `json:"audience"`
 	Variants   []VariantInput `json:"variants"`
+	Winner     *WinnerInput   `json:"winner"`
+	Viability  *Viability     `json:"viability"`
+}
+
+// WinnerInput is the test-then-winner part of CreateInput.
+type WinnerInput struct {
+	TestShare float64  `json:"test_share"`
+	Wait      string   `json:"wait"`
+	MinPerArm *int     `json:"min_per_arm"`
+	MinChance *float64 `json:"min_chance"`
+	Fallback  string   `json:"fallback"`
 }
 
 // maxVariants bounds the arms of one experiment.
@@ -182,10 +234,67 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 			fe.add("variants", "the weights must add up to more than 0")
 		}
 	}
+	in.validateWinner(fe)
+	in.validateViability(fe)
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (in *CreateInput) validateWinner(fe fieldErrors) {
+	w := in.Winner
+	if w == nil {
+		return
+	}
+	if math.IsNaN(w.TestShare) || w.TestShare <= 0 || w.TestShare >= 1 {
+		fe.add("winner.test_share", "must be a share between 0 and 1, e.g. 0.2 for 20%%")
+	}
+	if d, err := time.ParseDuration(w.Wait); err != nil || d <= 0 || d > 30*24*time.Hour {
+		fe.add("winner.wait", "must be a duration such as 4h or 90m, at most 720h")
+	}
+	if w.MinPerArm != nil && *w.MinPerArm < 1 {
+		fe.add("winner.min_per_arm", "must be at least 1")
+	}
+	if w.MinChance != nil && (*w.MinChance <= 0.5 || *w.MinChance >= 1) {
+		fe.add("winner.min_chance", "must be between 0.5 and 1, e.g. 0.95")
+	}
+	switch w.Fallback {
+	case "", "control", "none":
+	default:
+		fe.add("winner.fallback", "must be control or none")
+	}
+	if len(in.Variants) < 2 {
+		fe.add("winner", "test-then-winner needs a control and at least one other variant")
+	}
+}
+
+func (in *CreateInput) validateViability(fe fieldErrors) {
+	v := in.Viability
+	if v == nil {
+		return
+	}
+	switch v.Metric {
+	case "ctr", "event_rate":
+		if v.Threshold <= 0 || v.Threshold > 1 {
+			fe.add("viability.threshold", "must be a rate above 0 and at most 1, e.g. 0.05 for 5%%")
+		}
+	case "lift":
+		if v.Threshold <= -1 || math.IsNaN(v.Threshold) {
+			fe.add("viability.threshold", "must be a relative lift above -1, e.g. 0.1 for +10%%")
+		}
+		if len(in.Variants) < 2 {
+			fe.add("viability.metric", "lift needs a control and at least one other variant")
+		}
+	default:
+		fe.add("viability.metric", "must be ctr, lift or event_rate")
+	}
+	if v.MinChance < 0 || v.MinChance >= 1 {
+		fe.add("viability.min_chance", "must be from 0 up to (not including) 1, e.g. 0.95")
+	}
+	if v.MinSample < 0 {
+		fe.add("viability.min_sample", "must be 0 (the default, 100) or more")
+	}
 }
 
 func hasField(fe fieldErrors, suffix string) bool {
@@ -213,7 +322,32 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 	}
 	e := &Experiment{ID: newID(), TeamID: teamID, Name: in.Name, Hypothesis: strings.TrimSpace(in.Hypothesis),
 		Initiative: strings.TrimSpace(in.Initiative), Status: StatusDraft, Holdout: in.Holdout, Tags: tags,
-		CreatedAt: now, UpdatedAt: now, Variants: variants}
+		CreatedAt: now, UpdatedAt: now, Variants: variants,
+		WinnerMinPerArm: 100, WinnerMinChance: 0.95, WinnerFallback: "control",
+		ViabilityMinChance: 0.95, ViabilityMinSample: 100}
+	if w := in.Winner; w != nil {
+		d, _ := time.ParseDuration(w.Wait)
+		share := w.TestShare
+		e.TestShare, e.WinnerWaitSeconds = &share, int64(d/time.Second)
+		if w.MinPerArm != nil {
+			e.WinnerMinPerArm = *w.MinPerArm
+		}
+		if w.MinChance != nil {
+			e.WinnerMinChance = *w.MinChance
+		}
+		if w.Fallback != "" {
+			e.WinnerFallback = w.Fallback
+		}
+	}
+	if v := in.Viability; v != nil {
+		e.ViabilityMetric, e.ViabilityThreshold = v.Metric, v.Threshold
+		if v.MinChance > 0 {
+			e.ViabilityMinChance = v.MinChance
+		}
+		if v.MinSample > 0 {
+			e.ViabilityMinSample = v.MinSample
+		}
+	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
 			return err
@@ -254,7 +388,7 @@ func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (*Experiment, e
 	if err != nil {
 		return nil, fmt.Errorf("experiments: get %s: %w", id, err)
 	}
-	e.Audience = Audience{Tags: e.Tags}
+	e.fill()
 	if err := s.loadLinks(ctx, e); err != nil {
 		return nil, err
 	}
@@ -264,6 +398,20 @@ func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (*Experiment, e
 	}
 	e.Progress = &p
 	return e, nil
+}
+
+// fill derives the JSON views of the stored settings.
+func (e *Experiment) fill() {
+	e.Audience = Audience{Tags: e.Tags}
+	if e.TestShare != nil {
+		e.Winner = &WinnerSettings{TestShare: *e.TestShare, Wait: (time.Duration(e.WinnerWaitSeconds) * time.Second).String(),
+			MinPerArm: e.WinnerMinPerArm, MinChance: e.WinnerMinChance, Fallback: e.WinnerFallback,
+			VariantID: e.WinnerVariantID, Reason: e.WinnerReason, PickedAt: e.WinnerPickedAt}
+	}
+	if e.ViabilityMetric != "" {
+		e.Viability = &Viability{Metric: e.ViabilityMetric, Threshold: e.ViabilityThreshold,
+			MinChance: e.ViabilityMinChance, MinSample: e.ViabilityMinSample}
+	}
 }
 
 func (s *Service) loadLinks(ctx context.Context, e *Experiment) error {
@@ -291,7 +439,7 @@ func (s *Service) List(ctx context.Context, teamID uuid.UUID) ([]*Experiment, er
 		return nil, fmt.Errorf("experiments: list: %w", err)
 	}
 	for _, e := range out {
-		e.Audience = Audience{Tags: e.Tags}
+		e.fill()
 		e.Variants = []*Variant{}
 	}
 	if out == nil {
@@ -325,6 +473,10 @@ func (s *Service) progress(ctx context.Context, id uuid.UUID) (Progress, error) 
 			p.Suppressed += r.N
 		case "held_out":
 			p.HeldOut += r.N
+		case "waiting":
+			p.Waiting += r.N
+		case "cancelled":
+			p.Cancelled += r.N
 		}
 	}
 	return p, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,8 @@ const (
 	DeliveryFailed     = "failed"
 	DeliverySuppressed = "suppressed"
 	DeliveryHeldOut    = "held_out"
+	DeliveryWaiting    = "waiting"
+	DeliveryCancelled  = "cancelled"
 )
 
 // Delivery is one email to one contact in one experiment.
@@ -39,70 +42,220 @@ type Delivery struct {
 }
 
 // Launch assigns the audience and queues the send work, in one transaction:
-// either every delivery and every send job is written, or nothing is. Only a
-// draft can be launched, so a second launch is a conflict and sends nothing.
-func (s *Service) Launch(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
+// either every delivery and every send job is written, or nothing is. With
+// at in the future the experiment is scheduled instead, and the lifecycle
+// tick launches it at that time. Only a draft (or a scheduled experiment)
+// can be launched, so a second launch is a conflict and sends nothing.
+func (s *Service) Launch(ctx context.Context, teamID, id uuid.UUID, at *time.Time) (*Experiment, error) {
 	if s.jobs == nil {
 		return nil, errors.New("experiments: launch: no job queue configured")
 	}
 	now := s.now().UTC()
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Table("experiments").
-			Set("status = ?", StatusRunning).Set("launched_at = ?", now).Set("updated_at = ?", now).
-			Where("id = ?", id).Where("team_id = ?", teamID).Where("status = ?", StatusDraft).Exec(ctx)
-		if err != nil {
-			return err
+		if at != nil && at.After(now) {
+			return s.transition(ctx, tx, teamID, id, []Status{StatusDraft}, StatusScheduled, "scheduled",
+				func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("scheduled_at = ?", at.UTC()) })
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			var st struct {
-				Status Status `bun:"status"`
-			}
-			err := tx.NewSelect().Table("experiments").Column("status").Where("id = ?", id).Where("team_id = ?", teamID).Scan(ctx, &st)
-			if err != nil {
-				return fmt.Errorf("experiment %s: %w", id, ErrNotFound)
-			}
-			return &ConflictError{Reason: fmt.Sprintf("the experiment is %s; only a draft can be launched", st.Status)}
-		}
-		var e Experiment
-		if err := tx.NewSelect().Model(&e).Where("id = ?", id).Scan(ctx); err != nil {
-			return err
-		}
-		var variants []*Variant
-		if err := tx.NewSelect().Model(&variants).Column("id", "weight").Where("experiment_id = ?", id).Order("position").Scan(ctx); err != nil {
-			return err
-		}
-		weights := make([]float64, len(variants))
-		for i, v := range variants {
-			weights[i] = v.Weight
-		}
-		batches, err := s.assignAll(ctx, tx, &e, variants, weights, now)
-		if err != nil {
-			return err
-		}
-		params := make([]river.InsertManyParams, 0, batches)
-		for b := 0; b < batches; b++ {
-			params = append(params, river.InsertManyParams{Args: SendBatchArgs{ExperimentID: id, Batch: b}})
-		}
-		for start := 0; start < len(params); start += 1000 {
-			if _, err := s.jobs.InsertManyTx(ctx, tx.Tx, params[start:min(start+1000, len(params))]); err != nil {
-				return fmt.Errorf("enqueue send jobs: %w", err)
-			}
-		}
-		if batches == 0 { // nobody to send to: done at once
-			_, err := tx.NewUpdate().Table("experiments").Set("status = ?", StatusCompleted).Set("completed_at = ?", now).
-				Where("id = ?", id).Exec(ctx)
-			return err
-		}
-		return nil
+		return s.launchTx(ctx, tx, teamID, id, now)
 	})
 	if err != nil {
-		var ce *ConflictError
-		if errors.As(err, &ce) || errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("experiments: launch %s: %w", id, err)
+		return nil, wrapLifecycle("launch", id, err)
 	}
 	return s.Get(ctx, teamID, id)
+}
+
+func wrapLifecycle(action string, id uuid.UUID, err error) error {
+	var ce *ConflictError
+	if errors.As(err, &ce) || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("experiments: %s %s: %w", action, id, err)
+}
+
+// transition moves an experiment from one of the given statuses to another,
+// or says why it cannot.
+func (s *Service) transition(ctx context.Context, tx bun.Tx, teamID, id uuid.UUID, from []Status, to Status, verb string,
+	extra func(*bun.UpdateQuery) *bun.UpdateQuery) error {
+	q := tx.NewUpdate().Table("experiments").Set("status = ?", to).Set("updated_at = ?", s.now().UTC()).
+		Where("id = ?", id).Where("team_id = ?", teamID).Where("status IN (?)", bun.In(from))
+	if extra != nil {
+		q = extra(q)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var st struct {
+		Status Status `bun:"status"`
+	}
+	if err := tx.NewSelect().Table("experiments").Column("status").Where("id = ?", id).Where("team_id = ?", teamID).Scan(ctx, &st); err != nil {
+		return fmt.Errorf("experiment %s: %w", id, ErrNotFound)
+	}
+	names := make([]string, len(from))
+	for i, f := range from {
+		names[i] = string(f)
+	}
+	return &ConflictError{Reason: fmt.Sprintf("the experiment is %s; only %s can be %s", st.Status, orList(names), verb)}
+}
+
+func orList(xs []string) string {
+	switch len(xs) {
+	case 1:
+		return "a " + xs[0] + " experiment"
+	default:
+		return "a " + strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1] + " experiment"
+	}
+}
+
+// launchTx does the launch inside tx.
+func (s *Service) launchTx(ctx context.Context, tx bun.Tx, teamID, id uuid.UUID, now time.Time) error {
+	err := s.transition(ctx, tx, teamID, id, []Status{StatusDraft, StatusScheduled}, StatusRunning, "launched",
+		func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("launched_at = ?", now) })
+	if err != nil {
+		return err
+	}
+	var e Experiment
+	if err := tx.NewSelect().Model(&e).Where("id = ?", id).Scan(ctx); err != nil {
+		return err
+	}
+	var variants []*Variant
+	if err := tx.NewSelect().Model(&variants).Column("id", "weight").Where("experiment_id = ?", id).Order("position").Scan(ctx); err != nil {
+		return err
+	}
+	weights := make([]float64, len(variants))
+	for i, v := range variants {
+		weights[i] = v.Weight
+	}
+	batches, err := s.assignAll(ctx, tx, &e, variants, weights, now)
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(ctx, tx, id, 0, batches); err != nil {
+		return err
+	}
+	return s.completeIfDone(ctx, tx, id)
+}
+
+// enqueue inserts the send jobs of batches [from, to) in tx.
+func (s *Service) enqueue(ctx context.Context, tx bun.Tx, id uuid.UUID, from, to int) error {
+	params := make([]river.InsertManyParams, 0, to-from)
+	for b := from; b < to; b++ {
+		params = append(params, river.InsertManyParams{Args: SendBatchArgs{ExperimentID: id, Batch: b}})
+	}
+	for start := 0; start < len(params); start += 1000 {
+		if _, err := s.jobs.InsertManyTx(ctx, tx.Tx, params[start:min(start+1000, len(params))]); err != nil {
+			return fmt.Errorf("enqueue send jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// completeIfDone marks a running experiment completed once nothing is left to send or wait for.
+func (s *Service) completeIfDone(ctx context.Context, db bun.IDB, id uuid.UUID) error {
+	now := s.now().UTC()
+	_, err := db.NewUpdate().Table("experiments").Set("status = ?", StatusCompleted).
+		Set("completed_at = ?", now).Set("updated_at = ?", now).
+		Where("id = ?", id).Where("status = ?", StatusRunning).
+		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE experiment_id = ? AND status IN (?, ?, ?))",
+			id, DeliveryQueued, DeliverySending, DeliveryWaiting).
+		Exec(ctx)
+	return err
+}
+
+// Pause stops new sends of a running experiment; batches being sent finish
+// the message in hand and put the rest back in the queue.
+func (s *Service) Pause(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return s.transition(ctx, tx, teamID, id, []Status{StatusRunning}, StatusPaused, "paused",
+			func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("paused_at = ?", s.now().UTC()) })
+	})
+	if err != nil {
+		return nil, wrapLifecycle("pause", id, err)
+	}
+	return s.Get(ctx, teamID, id)
+}
+
+// Resume lets a paused experiment send again: every batch that still has
+// queued deliveries gets a send job.
+func (s *Service) Resume(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.transition(ctx, tx, teamID, id, []Status{StatusPaused}, StatusRunning, "resumed",
+			func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("paused_at = NULL") }); err != nil {
+			return err
+		}
+		var batches []int
+		if err := tx.NewSelect().Table("deliveries").ColumnExpr("DISTINCT batch").Where("experiment_id = ?", id).
+			Where("status = ?", DeliveryQueued).Scan(ctx, &batches); err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if err := s.enqueue(ctx, tx, id, b, b+1); err != nil {
+				return err
+			}
+		}
+		return s.completeIfDone(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, wrapLifecycle("resume", id, err)
+	}
+	return s.Get(ctx, teamID, id)
+}
+
+// Cancel ends an experiment for good: nothing more is sent (deliveries not
+// yet sent are marked cancelled); what was sent and clicked stays.
+func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.transition(ctx, tx, teamID, id, []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused},
+			StatusCancelled, "cancelled", func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("cancelled_at = ?", s.now().UTC()) }); err != nil {
+			return err
+		}
+		return cancelPending(ctx, tx, id, s.now().UTC())
+	})
+	if err != nil {
+		return nil, wrapLifecycle("cancel", id, err)
+	}
+	return s.Get(ctx, teamID, id)
+}
+
+func cancelPending(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {
+	_, err := db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
+		Where("experiment_id = ?", id).Where("status IN (?, ?)", DeliveryQueued, DeliveryWaiting).Exec(ctx)
+	return err
+}
+
+// LaunchDue launches the scheduled experiments whose time has come.
+func (s *Service) LaunchDue(ctx context.Context) (int, error) {
+	var due []struct {
+		ID     uuid.UUID `bun:"id"`
+		TeamID uuid.UUID `bun:"team_id"`
+	}
+	now := s.now().UTC()
+	if err := s.db.NewSelect().Table("experiments").Column("id", "team_id").Where("status = ?", StatusScheduled).
+		Where("scheduled_at <= ?", now).Scan(ctx, &due); err != nil {
+		return 0, fmt.Errorf("experiments: due launches: %w", err)
+	}
+	n := 0
+	for _, d := range due {
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.launchTx(ctx, tx, d.TeamID, d.ID, now) })
+		var ce *ConflictError
+		if errors.As(err, &ce) { // another instance launched it first
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("experiments: scheduled launch of %s: %w", d.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// audienceRow is a contact as assignment needs it.
+type audienceRow struct {
+	ID         uuid.UUID `bun:"id"`
+	Suppressed bool      `bun:"suppressed"`
 }
 
 // assignAll writes one delivery per audience contact, page by page, and
@@ -112,10 +265,7 @@ func (s *Service) assignAll(ctx context.Context, tx bun.Tx, e *Experiment, varia
 	var after uuid.UUID
 	queued := 0
 	for {
-		var contacts []struct {
-			ID         uuid.UUID `bun:"id"`
-			Suppressed bool      `bun:"suppressed"`
-		}
+		var contacts []audienceRow
 		q := tx.NewSelect().Table("contacts").
 			ColumnExpr("id, (unsubscribed_at IS NOT NULL OR bounced_at IS NOT NULL) AS suppressed").
 			Where("team_id = ?", e.TeamID).Where("id > ?", after).Order("id").Limit(page)
@@ -128,19 +278,31 @@ func (s *Service) assignAll(ctx context.Context, tx bun.Tx, e *Experiment, varia
 		if len(contacts) == 0 {
 			break
 		}
+		cooling, err := s.coolingDown(ctx, tx, e, contacts, now)
+		if err != nil {
+			return 0, err
+		}
 		rows := make([]Delivery, len(contacts))
 		for i, c := range contacts {
 			d := Delivery{ID: newID(), ExperimentID: e.ID, ContactID: c.ID, UpdatedAt: now, Batch: -1}
 			arm := Assign(e.ID, c.ID, e.Holdout, weights)
+			if arm >= 0 {
+				d.VariantID = &variants[arm].ID
+			}
 			switch {
 			case arm < 0:
 				d.Status = DeliveryHeldOut
 			case c.Suppressed:
 				d.Status = DeliverySuppressed
-				d.VariantID = &variants[arm].ID
+				d.LastError = "unsubscribed or bounced"
+			case cooling[c.ID]:
+				d.Status = DeliverySuppressed
+				d.LastError = fmt.Sprintf("cool-down: emailed by another experiment within %s", s.cfg.ContactCooldown)
+			case e.TestShare != nil && !InTestShare(e.ID, c.ID, *e.TestShare):
+				d.Status = DeliveryWaiting // gets the winner later
+				d.VariantID = nil
 			default:
 				d.Status = DeliveryQueued
-				d.VariantID = &variants[arm].ID
 				d.Batch = queued / s.cfg.BatchSize
 				queued++
 			}
@@ -158,4 +320,32 @@ func (s *Service) assignAll(ctx context.Context, tx bun.Tx, e *Experiment, varia
 		}
 	}
 	return (queued + s.cfg.BatchSize - 1) / s.cfg.BatchSize, nil
+}
+
+// coolingDown finds the contacts of a page that another experiment of the
+// team emailed within the cool-down, or is about to email.
+func (s *Service) coolingDown(ctx context.Context, tx bun.Tx, e *Experiment, contacts []audienceRow, now time.Time) (map[uuid.UUID]bool, error) {
+	if s.cfg.ContactCooldown <= 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(contacts))
+	for i, c := range contacts {
+		ids[i] = c.ID
+	}
+	var busy []uuid.UUID
+	err := tx.NewSelect().TableExpr("deliveries AS d").Join("JOIN experiments AS x ON x.id = d.experiment_id").
+		ColumnExpr("DISTINCT d.contact_id").
+		Where("x.team_id = ?", e.TeamID).Where("d.experiment_id <> ?", e.ID).Where("d.contact_id IN (?)", bun.In(ids)).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("d.sent_at >= ?", now.Add(-s.cfg.ContactCooldown)).
+				WhereOr("(d.status IN (?, ?, ?) AND x.status IN (?, ?))", DeliveryQueued, DeliverySending, DeliveryWaiting, StatusRunning, StatusPaused)
+		}).Scan(ctx, &busy)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]bool, len(busy))
+	for _, id := range busy {
+		out[id] = true
+	}
+	return out, nil
 }

@@ -70,12 +70,14 @@ func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, 
 		Sent       int        `bun:"sent"`
 		Failed     int        `bun:"failed"`
 		Suppressed int        `bun:"suppressed"`
+		HeldOut    int        `bun:"held_out"`
 	}
 	if err := s.db.NewSelect().Table("deliveries").
 		ColumnExpr("variant_id, count(*) AS assigned").
 		ColumnExpr("sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent").
 		ColumnExpr("sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed").
 		ColumnExpr("sum(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END) AS suppressed").
+		ColumnExpr("sum(CASE WHEN status = 'held_out' THEN 1 ELSE 0 END) AS held_out").
 		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &del); err != nil {
 		return nil, fmt.Errorf("experiments: results: %w", err)
 	}
@@ -101,8 +103,8 @@ func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, 
 		r.Variants = append(r.Variants, VariantResult{ID: v.ID, Name: v.Name, Control: v.Control, Weight: v.Weight})
 	}
 	for _, d := range del {
-		if d.VariantID == nil {
-			r.Holdout.Assigned += d.Assigned
+		if d.VariantID == nil { // the holdout, and contacts waiting for a test-then-winner's winner
+			r.Holdout.Assigned += d.HeldOut
 			continue
 		}
 		if i, ok := idx[*d.VariantID]; ok {

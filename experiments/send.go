@@ -83,6 +83,7 @@ type Sender struct {
 	river.WorkerDefaults[SendBatchArgs]
 
 	db      *bun.DB
+	svc     *Service
 	mailer  Mailer
 	links   Links
 	limiter *rate.Limiter
@@ -106,18 +107,16 @@ type SenderConfig struct {
 }
 
 // NewSender builds the send worker.
-func NewSender(db *bun.DB, mailer Mailer, links Links, cfg SenderConfig, log *slog.Logger, now func() time.Time) *Sender {
+func NewSender(svc *Service, mailer Mailer, links Links, cfg SenderConfig, log *slog.Logger) *Sender {
+	db, now := svc.db, svc.now
 	lim := rate.NewLimiter(rate.Inf, 1)
 	if cfg.Rate > 0 {
 		lim = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(cfg.Rate/10)))
 	}
-	if now == nil {
-		now = time.Now
-	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
-	return &Sender{db: db, mailer: mailer, links: links, limiter: lim, from: cfg.From, domain: cfg.Domain,
+	return &Sender{db: db, svc: svc, mailer: mailer, links: links, limiter: lim, from: cfg.From, domain: cfg.Domain,
 		log: log, now: now, RetryBase: cfg.RetryBase, compiled: map[uuid.UUID]compiledVariant{}}
 }
 
@@ -147,7 +146,7 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 	if err := w.db.NewSelect().Model(&exp).Column("id", "status").Where("id = ?", a.ExperimentID).Scan(ctx); err != nil {
 		return fmt.Errorf("send: load experiment %s: %w", a.ExperimentID, err)
 	}
-	if exp.Status != StatusRunning {
+	if exp.Status != StatusRunning { // paused: Resume enqueues again; cancelled or completed: nothing to do
 		return nil
 	}
 	now := w.now().UTC()
@@ -168,7 +167,7 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 		return fmt.Errorf("send: claim batch %d of %s: %w", a.Batch, a.ExperimentID, err)
 	}
 	if len(batch) == 0 {
-		return w.maybeComplete(ctx, a.ExperimentID)
+		return w.svc.completeIfDone(ctx, w.db, a.ExperimentID)
 	}
 	contacts, err := w.contacts(ctx, batch)
 	if err != nil {
@@ -182,8 +181,12 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 	}
 	defer sess.Close()
 	sentAt := make([]time.Time, len(batch))
+	halted, lastCheck := false, time.Now()
 	for i, d := range batch {
-		if ctx.Err() != nil { // shutting down: the rest goes back to the queue
+		if !halted && time.Since(lastCheck) > statusCheckEvery {
+			halted, lastCheck = w.halted(ctx, a.ExperimentID), time.Now()
+		}
+		if halted || ctx.Err() != nil { // paused, cancelled or shutting down: the rest goes back to the queue
 			outcomes[i] = errNotAttempted
 			continue
 		}
@@ -203,6 +206,20 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 }
 
 var errNotAttempted = errors.New("not attempted")
+
+// statusCheckEvery is how often a batch looks whether its experiment was
+// paused or cancelled meanwhile; the message in hand always finishes.
+const statusCheckEvery = 500 * time.Millisecond
+
+func (w *Sender) halted(ctx context.Context, id uuid.UUID) bool {
+	var st struct {
+		Status Status `bun:"status"`
+	}
+	if err := w.db.NewSelect().Table("experiments").Column("status").Where("id = ?", id).Scan(ctx, &st); err != nil {
+		return false
+	}
+	return st.Status != StatusRunning
+}
 
 func (w *Sender) contacts(ctx context.Context, batch []Delivery) (map[uuid.UUID]Contact, error) {
 	ids := make([]uuid.UUID, len(batch))
@@ -334,25 +351,22 @@ func (w *Sender) record(ctx context.Context, job *river.Job[SendBatchArgs], batc
 	if err != nil {
 		return fmt.Errorf("send: record outcomes of batch %d: %w", job.Args.Batch, err)
 	}
+	if notAttempted > 0 && w.halted(ctx, job.Args.ExperimentID) {
+		// Paused: Resume enqueues the batch again. Cancelled: the rest is cancelled.
+		return cancelPendingIfCancelled(ctx, w.db, job.Args.ExperimentID, now)
+	}
 	if retry > 0 || notAttempted > 0 {
 		return fmt.Errorf("send: batch %d of %s: %d temporary failures, %d not attempted; retrying",
 			job.Args.Batch, job.Args.ExperimentID, retry, notAttempted)
 	}
-	return w.maybeComplete(ctx, job.Args.ExperimentID)
+	return w.svc.completeIfDone(ctx, w.db, job.Args.ExperimentID)
 }
 
-// maybeComplete marks a running experiment completed once nothing is left to send.
-func (w *Sender) maybeComplete(ctx context.Context, id uuid.UUID) error {
-	now := w.now().UTC()
-	_, err := w.db.NewUpdate().Table("experiments").Set("status = ?", StatusCompleted).
-		Set("completed_at = ?", now).Set("updated_at = ?", now).
-		Where("id = ?", id).Where("status = ?", StatusRunning).
-		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE experiment_id = ? AND status IN (?, ?))", id, DeliveryQueued, DeliverySending).
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("send: complete %s: %w", id, err)
-	}
-	return nil
+func cancelPendingIfCancelled(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {
+	_, err := db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
+		Where("experiment_id = ?", id).Where("status IN (?, ?)", DeliveryQueued, DeliveryWaiting).
+		Where("EXISTS (SELECT 1 FROM experiments WHERE id = ? AND status = ?)", id, StatusCancelled).Exec(ctx)
+	return err
 }
 
 func truncateErr(s string) string {

@@ -25,6 +25,9 @@ type Config struct {
 	// visible unsubscribe link.
 	HTMLFooter string
 	TextFooter string
+	// ContactCooldown: a contact emailed by one experiment of the team is not
+	// emailed by another within this time (0 turns it off).
+	ContactCooldown time.Duration
 }
 
 // Service owns the transactions of the experiments domain.

@@ -48,10 +48,29 @@ CREATE TABLE experiments (
     created_at    TIMESTAMPTZ NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL,
     launched_at   TIMESTAMPTZ,
-    completed_at  TIMESTAMPTZ
+    completed_at  TIMESTAMPTZ,
+    scheduled_at  TIMESTAMPTZ,
+    paused_at     TIMESTAMPTZ,
+    cancelled_at  TIMESTAMPTZ,
+    -- test-then-winner: a test share gets the variants, the rest waits for the winner
+    test_share          DOUBLE PRECISION,
+    winner_wait_seconds BIGINT NOT NULL DEFAULT 0,
+    winner_min_per_arm  INTEGER NOT NULL DEFAULT 100,
+    winner_min_chance   DOUBLE PRECISION NOT NULL DEFAULT 0.95,
+    winner_fallback     TEXT NOT NULL DEFAULT 'control' CHECK (winner_fallback IN ('control', 'none')),
+    winner_variant_id   UUID,
+    winner_reason       TEXT NOT NULL DEFAULT '',
+    winner_picked_at    TIMESTAMPTZ,
+    -- viability of the slice
+    viability_metric     TEXT NOT NULL DEFAULT '' CHECK (viability_metric IN ('', 'ctr', 'lift', 'event_rate')),
+    viability_threshold  DOUBLE PRECISION NOT NULL DEFAULT 0,
+    viability_min_chance DOUBLE PRECISION NOT NULL DEFAULT 0.95,
+    viability_min_sample INTEGER NOT NULL DEFAULT 100
 );
 --bun:split
 CREATE INDEX IF NOT EXISTS experiments_team_id_idx ON experiments (team_id, created_at);
+--bun:split
+CREATE INDEX IF NOT EXISTS experiments_status_idx ON experiments (status);
 --bun:split
 CREATE TABLE variants (
     id              UUID PRIMARY KEY,
@@ -82,7 +101,7 @@ CREATE TABLE deliveries (
     contact_id    UUID NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
     variant_id    UUID REFERENCES variants (id),
     batch         INTEGER NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'suppressed', 'held_out')),
+    status        TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'suppressed', 'held_out', 'waiting', 'cancelled')),
     attempts      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT NOT NULL DEFAULT '',
     message_id    TEXT NOT NULL DEFAULT '',
@@ -93,7 +112,7 @@ CREATE TABLE deliveries (
 --bun:split
 CREATE INDEX IF NOT EXISTS deliveries_experiment_id_batch_idx ON deliveries (experiment_id, batch);
 --bun:split
-CREATE INDEX IF NOT EXISTS deliveries_contact_id_idx ON deliveries (contact_id);
+CREATE INDEX IF NOT EXISTS deliveries_contact_id_idx ON deliveries (contact_id, sent_at);
 --bun:split
 CREATE TABLE clicks (
     id            UUID PRIMARY KEY,

@@ -33,6 +33,8 @@ type app struct {
 	riverPoll time.Duration
 	// now is the clock (tests may fake it).
 	now func() time.Time
+	// tick is how often scheduled launches and test-then-winner waits are checked.
+	tick time.Duration
 	// retryBase is the first retry delay of a send batch with temporary failures.
 	retryBase time.Duration
 }
@@ -40,7 +42,7 @@ type app struct {
 // openApp opens and migrates the database and builds the services. With
 // workers it also registers the send worker; River is started by run.
 func openApp(ctx context.Context, cfg config, log *slog.Logger, workers bool) (*app, error) {
-	a := &app{cfg: cfg, log: log, now: time.Now, riverPoll: 200 * time.Millisecond}
+	a := &app{cfg: cfg, log: log, now: time.Now, riverPoll: 200 * time.Millisecond, tick: 5 * time.Second}
 	return a, a.init(ctx, workers)
 }
 
@@ -67,7 +69,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.rec = tracking.NewRecorder(st.db, 512, tracking.Rules{Window: a.cfg.BotWindow})
 	a.trk = tracking.NewService(st.db, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
 	a.exps = experiments.NewService(st.db, experiments.Config{
-		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter,
+		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
 	}, a.now)
 	rcfg := &river.Config{
 		Logger:            slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river"),
@@ -80,12 +82,16 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		if a.cfg.smtp != nil {
 			mailer = &smtpMailer{target: a.cfg.smtp, domain: a.cfg.mailDomain()}
 		}
-		a.sender = experiments.NewSender(st.db, mailer, a.trk, experiments.SenderConfig{
+		a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
 			From: a.cfg.MailFrom, Domain: a.cfg.mailDomain(), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
-		}, a.log, a.now)
+		}, a.log)
 		ws := river.NewWorkers()
 		river.AddWorker(ws, a.sender)
+		river.AddWorker(ws, experiments.NewTicker(a.exps))
 		rcfg.Workers = ws
+		rcfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(a.tick),
+			func() (river.JobArgs, *river.InsertOpts) { return experiments.TickArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})}
 		rcfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:    {MaxWorkers: 2},
 			experiments.QueueSend: {MaxWorkers: a.cfg.SendConcurrency},

@@ -29,7 +29,7 @@ func TestNothingIsSentTwice(t *testing.T) {
 			t.Fatalf("progress %+v, smtp %d", done.Progress, len(e.smtp.messages()))
 		}
 		st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/launch", tok, nil, nil)
-		if st != http.StatusConflict || !strings.Contains(string(raw), "only a draft can be launched") {
+		if st != http.StatusConflict || !strings.Contains(string(raw), "can be launched") {
 			t.Fatalf("second launch: %d %s", st, raw)
 		}
 		// Re-run every batch's send job.

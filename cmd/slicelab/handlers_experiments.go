@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
 	"mime"
 	"net/http"
 	"strconv"
@@ -94,17 +100,43 @@ func (a *api) getExperiment(c echo.Context) error {
 	return c.JSON(http.StatusOK, e)
 }
 
+// launchExperiment launches now, or at "at" (RFC 3339) when the body gives a future time.
 func (a *api) launchExperiment(c echo.Context) error {
 	id, err := idParam(c)
 	if err != nil {
 		return err
 	}
-	e, err := a.exps.Launch(c.Request().Context(), principal(c).Team.ID, id)
+	var body struct {
+		At *time.Time `json:"at"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			return &experiments.ValidationError{Fields: map[string]string{"at": "must be an RFC 3339 time such as 2026-12-01T09:00:00Z: " + err.Error()}}
+		}
+	}
+	e, err := a.exps.Launch(c.Request().Context(), principal(c).Team.ID, id, body.At)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, e)
 }
+
+// lifecycle answers pause, resume and cancel.
+func (a *api) lifecycle(c echo.Context, do func(context.Context, uuid.UUID, uuid.UUID) (*experiments.Experiment, error)) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	e, err := do(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+func (a *api) pauseExperiment(c echo.Context) error  { return a.lifecycle(c, a.exps.Pause) }
+func (a *api) resumeExperiment(c echo.Context) error { return a.lifecycle(c, a.exps.Resume) }
+func (a *api) cancelExperiment(c echo.Context) error { return a.lifecycle(c, a.exps.Cancel) }
 
 func (a *api) experimentResults(c echo.Context) error {
 	id, err := idParam(c)

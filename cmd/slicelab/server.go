@@ -59,6 +59,9 @@ func newServer(a *api) *echo.Echo {
 	g.GET("/teams/:team/experiments", a.listExperiments)
 	g.GET("/experiments/:id", a.getExperiment)
 	g.POST("/experiments/:id/launch", a.launchExperiment, need(experiments.RoleEditor))
+	g.POST("/experiments/:id/pause", a.pauseExperiment, need(experiments.RoleEditor))
+	g.POST("/experiments/:id/resume", a.resumeExperiment, need(experiments.RoleEditor))
+	g.POST("/experiments/:id/cancel", a.cancelExperiment, need(experiments.RoleEditor))
 	g.GET("/experiments/:id/results", a.experimentResults)
 	return e
 }

@@ -1,0 +1,132 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// PickDueWinners finishes the test phase of every running test-then-winner
+// experiment whose wait is over: it picks the winner by the rule and queues
+// the waiting contacts for it (or for the control, or for nobody).
+func (s *Service) PickDueWinners(ctx context.Context) (int, error) {
+	var due []Experiment
+	if err := s.db.NewSelect().Model(&due).Column("id", "team_id", "launched_at", "winner_wait_seconds").
+		Where("status = ?", StatusRunning).Where("test_share IS NOT NULL").Where("winner_picked_at IS NULL").
+		Scan(ctx); err != nil {
+		return 0, fmt.Errorf("experiments: due winners: %w", err)
+	}
+	now := s.now().UTC()
+	n := 0
+	for _, e := range due {
+		if e.LaunchedAt == nil || now.Before(e.LaunchedAt.Add(time.Duration(e.WinnerWaitSeconds)*time.Second)) {
+			continue
+		}
+		if err := s.pickWinner(ctx, e.TeamID, e.ID, now); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (s *Service) pickWinner(ctx context.Context, teamID, id uuid.UUID, now time.Time) error {
+	res, err := s.Results(ctx, teamID, id)
+	if err != nil {
+		return err
+	}
+	e, err := s.Get(ctx, teamID, id)
+	if err != nil {
+		return err
+	}
+	winner, reason := decideWinner(e, res)
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// Guard against a concurrent tick: only one picks.
+		r, err := tx.NewUpdate().Table("experiments").Set("winner_picked_at = ?", now).Set("winner_reason = ?", reason).
+			Set("winner_variant_id = ?", winner).Set("updated_at = ?", now).
+			Where("id = ?", id).Where("winner_picked_at IS NULL").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return nil
+		}
+		if winner == nil {
+			_, err := tx.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).
+				Set("last_error = ?", "no winner: "+reason).Set("updated_at = ?", now).
+				Where("experiment_id = ?", id).Where("status = ?", DeliveryWaiting).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			return s.completeIfDone(ctx, tx, id)
+		}
+		var next int
+		if err := tx.NewSelect().Table("deliveries").ColumnExpr("COALESCE(MAX(batch), -1) + 1").
+			Where("experiment_id = ?", id).Scan(ctx, &next); err != nil {
+			return err
+		}
+		var waiting []uuid.UUID
+		if err := tx.NewSelect().Table("deliveries").Column("id").Where("experiment_id = ?", id).
+			Where("status = ?", DeliveryWaiting).Order("id").Scan(ctx, &waiting); err != nil {
+			return err
+		}
+		for i := 0; i < len(waiting); i += s.cfg.BatchSize {
+			part := waiting[i:min(i+s.cfg.BatchSize, len(waiting))]
+			if _, err := tx.NewUpdate().Table("deliveries").Set("status = ?", DeliveryQueued).
+				Set("variant_id = ?", *winner).Set("batch = ?", next+i/s.cfg.BatchSize).Set("updated_at = ?", now).
+				Where("id IN (?)", bun.In(part)).Where("status = ?", DeliveryWaiting).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		batches := (len(waiting) + s.cfg.BatchSize - 1) / s.cfg.BatchSize
+		if err := s.enqueue(ctx, tx, id, next, next+batches); err != nil {
+			return err
+		}
+		return s.completeIfDone(ctx, tx, id)
+	})
+}
+
+// decideWinner applies the rule of product.md §7: the best variant whose
+// chance to beat the control is at least the minimum, with at least the
+// minimum deliveries in every arm; otherwise the fallback.
+func decideWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
+	var control *VariantResult
+	for i := range res.Variants {
+		if res.Variants[i].Control {
+			control = &res.Variants[i]
+		}
+	}
+	fallback := func(why string) (*uuid.UUID, string) {
+		if e.WinnerFallback == "none" || control == nil {
+			return nil, why + "; nothing more is sent"
+		}
+		id := control.ID
+		return &id, why + "; the control goes to the rest"
+	}
+	if control == nil {
+		return fallback("no control")
+	}
+	for _, v := range res.Variants {
+		if v.Weight > 0 && v.Sent < e.WinnerMinPerArm {
+			return fallback(fmt.Sprintf("variant %q has %d deliveries, fewer than the %d per arm the rule needs", v.Name, v.Sent, e.WinnerMinPerArm))
+		}
+	}
+	var best *VariantResult
+	for i := range res.Variants {
+		v := &res.Variants[i]
+		if v.Control || v.ChanceToBeatControl == nil || *v.ChanceToBeatControl < e.WinnerMinChance {
+			continue
+		}
+		if best == nil || *v.ChanceToBeatControl > *best.ChanceToBeatControl {
+			best = v
+		}
+	}
+	if best == nil {
+		return fallback(fmt.Sprintf("no variant beats the control with a chance of %.0f%% or more", e.WinnerMinChance*100))
+	}
+	id := best.ID
+	return &id, fmt.Sprintf("variant %q beats the control with a chance of %.1f%%", best.Name, *best.ChanceToBeatControl*100)
+}
