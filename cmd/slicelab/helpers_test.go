@@ -212,7 +212,7 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	a := &app{cfg: cfg, log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		now: e.clock.now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond}
+		now: e.clock.now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond, tick: 100 * time.Millisecond}
 	if err := a.init(ctx, true); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -358,8 +358,8 @@ type experimentJSON struct {
 		Control bool   `json:"control"`
 	} `json:"variants"`
 	Progress struct {
-		Total, Queued, Sending, Sent, Failed, Suppressed int
-		HeldOut                                          int `json:"held_out"`
+		Total, Queued, Sending, Sent, Failed, Suppressed, Waiting, Cancelled int
+		HeldOut                                                              int `json:"held_out"`
 	} `json:"progress"`
 }
 
