@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"slicelab/experiments/stats"
 )
 
 // VariantResult holds the per-variant counts and statistics of product.md §7.
@@ -24,9 +26,12 @@ type VariantResult struct {
 	AutomatedClicks     int         `json:"automated_clicks"`
 	CTR                 *float64    `json:"ctr"`
 	CTRCI               *[2]float64 `json:"ctr_ci"`
+	AbsoluteDiff        *float64    `json:"absolute_diff"`
 	Lift                *float64    `json:"lift"`
 	LiftCI              *[2]float64 `json:"lift_ci"`
 	PValue              *float64    `json:"p_value"`
+	PValueAdjusted      *float64    `json:"p_value_adjusted"` // Holm, over the treatments
+	LiftCIAdjusted      *[2]float64 `json:"lift_ci_adjusted"`
 	ChanceToBeatControl *float64    `json:"chance_to_beat_control"`
 	ExpectedLoss        *float64    `json:"expected_loss"`
 }
@@ -95,8 +100,7 @@ func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, 
 		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &clk); err != nil {
 		return nil, fmt.Errorf("experiments: results: %w", err)
 	}
-	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants)),
-		Verdict: Verdict{State: "unknown", Reason: "viability criteria are not evaluated yet"}}
+	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants))}
 	idx := map[uuid.UUID]int{}
 	for _, v := range e.Variants {
 		idx[v.ID] = len(r.Variants)
@@ -118,11 +122,48 @@ func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, 
 			vr.HumanClickers, vr.Clicks, vr.AutomatedClicks = c.HumanClickers, c.Clicks, c.AutomatedClicks
 		}
 	}
-	for i := range r.Variants {
-		if vr := &r.Variants[i]; vr.Sent > 0 {
-			ctr := float64(vr.HumanClickers) / float64(vr.Sent)
-			vr.CTR = &ctr
-		}
+	r.fillStats()
+	r.Winner, _ = ruleWinner(e, r)
+	if e.WinnerPickedAt != nil {
+		r.Winner = e.WinnerVariantID
 	}
+	r.Verdict = verdict(e, r)
 	return r, nil
+}
+
+// fillStats computes per-arm CTR with its Wilson interval, the comparisons
+// with the control, and the sample-ratio checks (product.md §7).
+func (r *Results) fillStats() {
+	ci := -1
+	var treat []int
+	var counts []stats.Count
+	var weights []float64
+	var assigned, delivered []int
+	for i, v := range r.Variants {
+		if v.Control {
+			ci = i
+		} else {
+			treat = append(treat, i)
+			counts = append(counts, stats.Count{Clicks: v.HumanClickers, N: v.Sent})
+		}
+		weights = append(weights, v.Weight)
+		assigned = append(assigned, v.Assigned)
+		delivered = append(delivered, v.Sent)
+	}
+	control := stats.Count{}
+	if ci >= 0 {
+		control = stats.Count{Clicks: r.Variants[ci].HumanClickers, N: r.Variants[ci].Sent}
+	}
+	cmp := stats.Compare(control, counts)
+	if ci >= 0 {
+		r.Variants[ci].CTR, r.Variants[ci].CTRCI = cmp.Control.Rate, cmp.Control.CI
+	}
+	for k, i := range treat {
+		vs, vr := cmp.Variants[k], &r.Variants[i]
+		vr.CTR, vr.CTRCI, vr.AbsoluteDiff, vr.Lift, vr.LiftCI = vs.Rate, vs.CI, vs.AbsoluteDiff, vs.Lift, vs.LiftCI
+		vr.PValue, vr.PValueAdjusted, vr.LiftCIAdjusted = vs.PValue, vs.PValueAdjusted, vs.LiftCIAdjusted
+		vr.ChanceToBeatControl, vr.ExpectedLoss = vs.ChanceToBeatControl, vs.ExpectedLoss
+	}
+	a, d := stats.SRMCheck(assigned, weights), stats.SRMCheck(delivered, weights)
+	r.SRM = SRM{AssignedPValue: a.PValue, DeliveredPValue: d.PValue, Flag: a.Flag || d.Flag}
 }

@@ -89,30 +89,37 @@ func (s *Service) pickWinner(ctx context.Context, teamID, id uuid.UUID, now time
 	})
 }
 
-// decideWinner applies the rule of product.md §7: the best variant whose
-// chance to beat the control is at least the minimum, with at least the
-// minimum deliveries in every arm; otherwise the fallback.
+// decideWinner picks the variant the waiting contacts get: the rule's
+// winner, or the fallback.
 func decideWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
-	var control *VariantResult
-	for i := range res.Variants {
-		if res.Variants[i].Control {
-			control = &res.Variants[i]
+	if id, why := ruleWinner(e, res); id != nil {
+		return id, why
+	} else if e.WinnerFallback == "none" {
+		return nil, why + "; nothing more is sent"
+	} else {
+		for _, v := range res.Variants {
+			if v.Control {
+				cid := v.ID
+				return &cid, why + "; the control goes to the rest"
+			}
 		}
+		return nil, why + "; there is no control, so nothing more is sent"
 	}
-	fallback := func(why string) (*uuid.UUID, string) {
-		if e.WinnerFallback == "none" || control == nil {
-			return nil, why + "; nothing more is sent"
-		}
-		id := control.ID
-		return &id, why + "; the control goes to the rest"
-	}
-	if control == nil {
-		return fallback("no control")
-	}
+}
+
+// ruleWinner applies the rule of product.md §7: the variant with the highest
+// chance to beat the control, if that chance is at least the minimum and
+// every arm has at least the minimum deliveries. It says why when there is none.
+func ruleWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
+	hasControl := false
 	for _, v := range res.Variants {
+		hasControl = hasControl || v.Control
 		if v.Weight > 0 && v.Sent < e.WinnerMinPerArm {
-			return fallback(fmt.Sprintf("variant %q has %d deliveries, fewer than the %d per arm the rule needs", v.Name, v.Sent, e.WinnerMinPerArm))
+			return nil, fmt.Sprintf("variant %q has %d deliveries, fewer than the %d per arm the rule needs", v.Name, v.Sent, e.WinnerMinPerArm)
 		}
+	}
+	if !hasControl {
+		return nil, "no control"
 	}
 	var best *VariantResult
 	for i := range res.Variants {
@@ -125,7 +132,7 @@ func decideWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
 		}
 	}
 	if best == nil {
-		return fallback(fmt.Sprintf("no variant beats the control with a chance of %.0f%% or more", e.WinnerMinChance*100))
+		return nil, fmt.Sprintf("no variant beats the control with a chance of %.0f%% or more", e.WinnerMinChance*100)
 	}
 	id := best.ID
 	return &id, fmt.Sprintf("variant %q beats the control with a chance of %.1f%%", best.Name, *best.ChanceToBeatControl*100)

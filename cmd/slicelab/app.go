@@ -133,7 +133,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			return err
 		}
-		e := newServer(&api{db: a.st.db, exps: a.exps, trk: a.trk, pages: pages, log: a.log})
+		e := newServer(&api{db: a.st.db, exps: a.exps, sender: a.sender, trk: a.trk, pages: pages, log: a.log})
 		srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 			IdleTimeout: 2 * time.Minute}
 		go func() { srvErr <- srv.Serve(ln) }()

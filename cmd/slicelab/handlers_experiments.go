@@ -149,3 +149,41 @@ func (a *api) experimentResults(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, r)
 }
+
+// previewExperiment renders ?variant= (id or name; default the control) for
+// ?contact= (id or email; default the team's first contact).
+func (a *api) previewExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.exps.Preview(c.Request().Context(), principal(c).Team.ID, id, c.QueryParam("variant"), c.QueryParam("contact"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// sendTest sends one variant, rendered for a contact, to {"to"} as a test.
+func (a *api) sendTest(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Variant string `json:"variant"`
+		Contact string `json:"contact"`
+		To      string `json:"to"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "expected {\"to\", \"variant\", \"contact\"}: " + err.Error()}}
+	}
+	if a.sender == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "this process does not send mail")
+	}
+	p, err := a.sender.SendTest(c.Request().Context(), principal(c).Team.ID, id, body.Variant, body.Contact, body.To)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"sent_to": body.To, "preview": p})
+}

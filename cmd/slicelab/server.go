@@ -18,11 +18,12 @@ import (
 
 // api holds what the handlers need; one method per route.
 type api struct {
-	db    *bun.DB
-	exps  *experiments.Service
-	trk   *tracking.Service
-	pages map[string]*template.Template
-	log   *slog.Logger
+	db     *bun.DB
+	exps   *experiments.Service
+	sender *experiments.Sender // nil without workers
+	trk    *tracking.Service
+	pages  map[string]*template.Template
+	log    *slog.Logger
 }
 
 // newServer builds the echo server with the one route table of slicelab.
@@ -63,6 +64,8 @@ func newServer(a *api) *echo.Echo {
 	g.POST("/experiments/:id/resume", a.resumeExperiment, need(experiments.RoleEditor))
 	g.POST("/experiments/:id/cancel", a.cancelExperiment, need(experiments.RoleEditor))
 	g.GET("/experiments/:id/results", a.experimentResults)
+	g.GET("/experiments/:id/preview", a.previewExperiment)
+	g.POST("/experiments/:id/test", a.sendTest, need(experiments.RoleEditor))
 	return e
 }
 
@@ -137,7 +140,10 @@ func (a *api) handleError(err error, c echo.Context) {
 	var ve *experiments.ValidationError
 	var ce *experiments.ConflictError
 	var ie *experiments.ImportError
+	var se *experiments.SendError
 	switch {
+	case errors.As(err, &se):
+		status, body = http.StatusBadGateway, apiError{Code: "mail_rejected", Message: "the mail server refused the message: " + se.Message}
 	case errors.As(err, &ie):
 		if strings.HasPrefix(c.Path(), "/api/") {
 			_ = c.JSON(http.StatusUnprocessableEntity, map[string]any{

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+// TestPreviewAndTestSend: a variant renders for a chosen contact with the
+// real destinations, and a test message goes to the given address only.
+func TestPreviewAndTestSend(t *testing.T) {
+	e := startEnv(t, dbFile(t))
+	tok := e.teamToken("growth", "editor")
+	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(5, "example.test"), nil)
+	var exp experimentJSON
+	e.api("POST", "/api/v1/teams/growth/experiments", tok, experimentBody("Preview", 0), &exp)
+	var p struct {
+		Variant, Contact, Subject, HTML, Text string
+	}
+	st, raw := e.api("GET", "/api/v1/experiments/"+exp.ID+"/preview?variant=numbers&contact=USER3@example.test", tok, nil, &p)
+	if st != 200 || p.Variant != "numbers" || p.Contact != "user3@example.test" || p.Subject != "You saved 3 hours this week" ||
+		!strings.Contains(p.HTML, "Hi User 3 (free)") || !strings.Contains(p.HTML, `href="https://example.com/insights?a=1&amp;b=2"`) ||
+		!strings.Contains(p.Text, destA) || strings.Contains(p.HTML, "/c/") {
+		t.Fatalf("preview: %d %s", st, raw)
+	}
+	for _, q := range []string{"?variant=nope", "?contact=nobody@example.test"} {
+		if st, raw := e.api("GET", "/api/v1/experiments/"+exp.ID+"/preview"+q, tok, nil, nil); st != 422 {
+			t.Errorf("preview%s: %d %s", q, st, raw)
+		}
+	}
+	var sent struct {
+		SentTo string `json:"sent_to"`
+	}
+	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "pm@example.org"}, &sent); st != 202 || sent.SentTo != "pm@example.org" {
+		t.Fatalf("test send: %d %s", st, raw)
+	}
+	msgs := e.smtp.messages()
+	if len(msgs) != 1 || msgs[0].rcpt != "pm@example.org" || !strings.HasPrefix(msgs[0].msg.Header.Get("Subject"), "[Test] ") {
+		t.Fatalf("test message: %+v", msgs)
+	}
+	if st, _ := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "not an address"}, nil); st != 422 {
+		t.Errorf("bad address: %d", st)
+	}
+	e.smtp.reject = func(string, int) error { return &smtp.SMTPError{Code: 550, Message: "no"} }
+	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "pm@example.org"}, nil); st != 502 || !strings.Contains(string(raw), "mail_rejected") {
+		t.Errorf("refused test send: %d %s", st, raw)
+	}
+	var after experimentJSON
+	e.api("GET", "/api/v1/experiments/"+exp.ID, tok, nil, &after)
+	if after.Status != "draft" || after.Progress.Total != 0 {
+		t.Errorf("a preview or test send changed the experiment: %+v", after)
+	}
+}

@@ -1,0 +1,113 @@
+package experiments
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Preview is a variant rendered for one contact, with the real destinations
+// in place of tracked links (a preview is never counted).
+type Preview struct {
+	VariantID uuid.UUID `json:"variant_id"`
+	Variant   string    `json:"variant"`
+	Contact   string    `json:"contact"`
+	Subject   string    `json:"subject"`
+	HTML      string    `json:"html"`
+	Text      string    `json:"text"`
+}
+
+// Preview renders a variant (by id or name) of a team's experiment for a
+// contact of the team (by id or email); with no contact given, the team's
+// first contact, or a sample one when the team has none.
+func (s *Service) Preview(ctx context.Context, teamID, id uuid.UUID, variant, contact string) (*Preview, error) {
+	e, err := s.Get(ctx, teamID, id)
+	if err != nil {
+		return nil, err
+	}
+	var v *Variant
+	for _, x := range e.Variants {
+		if x.ID.String() == variant || x.Name == variant || (variant == "" && x.Control) {
+			v = x
+			break
+		}
+	}
+	if v == nil {
+		return nil, &ValidationError{Fields: map[string]string{"variant": fmt.Sprintf("%q is neither the id nor the name of one of this experiment's variants", variant)}}
+	}
+	c, err := s.previewContact(ctx, teamID, contact)
+	if err != nil {
+		return nil, err
+	}
+	comp, errs := compileSources(v.Subject, v.HTMLCompiled, v.TextCompiled)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("experiments: preview: %v", errs)
+	}
+	subject, html, text, err := comp.render(templateData{Contact: c, Links: v.Links, UnsubscribeURL: "#unsubscribe", Honeypot: "#"})
+	if err != nil {
+		return nil, &ValidationError{Fields: map[string]string{"contact": "the variant does not render for this contact: " + err.Error()}}
+	}
+	return &Preview{VariantID: v.ID, Variant: v.Name, Contact: c.Email, Subject: subject, HTML: html, Text: text}, nil
+}
+
+func (s *Service) previewContact(ctx context.Context, teamID uuid.UUID, ref string) (Contact, error) {
+	var c Contact
+	q := s.db.NewSelect().Model(&c).Where("team_id = ?", teamID)
+	switch {
+	case ref == "":
+		q = q.Order("id").Limit(1)
+	case uuidOrNil(ref) != uuid.Nil:
+		q = q.Where("id = ?", uuidOrNil(ref))
+	default:
+		q = q.Where("email_key = ?", strings.ToLower(strings.TrimSpace(ref)))
+	}
+	err := q.Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		if ref == "" {
+			return Contact{Email: "sample@example.com", Name: "Sample Contact", Attributes: map[string]string{}}, nil
+		}
+		return Contact{}, &ValidationError{Fields: map[string]string{"contact": fmt.Sprintf("the team has no contact %q", ref)}}
+	}
+	if err != nil {
+		return Contact{}, fmt.Errorf("experiments: preview contact: %w", err)
+	}
+	return c, nil
+}
+
+func uuidOrNil(s string) uuid.UUID {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil
+	}
+	return id
+}
+
+// SendTest renders a variant for a contact and sends it to an address of
+// the caller's choosing, marked as a test; it is not a delivery and is not counted.
+func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, contact, to string) (*Preview, error) {
+	a, err := mail.ParseAddress(to)
+	if err != nil || a.Address != strings.TrimSpace(to) {
+		return nil, &ValidationError{Fields: map[string]string{"to": fmt.Sprintf("%q is not an email address", to)}}
+	}
+	p, err := w.svc.Preview(ctx, teamID, id, variant, contact)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := w.mailer.Open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("experiments: test send: %w", err)
+	}
+	defer sess.Close()
+	msgID := newID()
+	err = sess.Send(ctx, Message{DeliveryID: msgID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: w.from,
+		To: a.Address, Subject: "[Test] " + p.Subject, HTML: p.HTML, Text: p.Text, UnsubscribeURL: w.links.UnsubscribeURL(p.VariantID, uuid.Nil)})
+	if err != nil {
+		return nil, fmt.Errorf("experiments: test send to %s: %w", a.Address, err)
+	}
+	return p, nil
+}

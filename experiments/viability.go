@@ -1,0 +1,81 @@
+package experiments
+
+import "fmt"
+
+// Verdict states.
+const (
+	VerdictViable    = "viable"
+	VerdictNotViable = "not_viable"
+	VerdictUnknown   = "unknown"
+)
+
+// verdict judges the slice by the criterion stated at creation, once every
+// arm has the minimum sample (product.md §5).
+func verdict(e *Experiment, r *Results) Verdict {
+	if e.ViabilityMetric == "" {
+		return Verdict{State: VerdictUnknown, Reason: "no viability criterion was stated when the experiment was created"}
+	}
+	if e.ViabilityMetric == "event_rate" {
+		return Verdict{State: VerdictUnknown, Reason: "an event-rate criterion needs conversion events, which slicelab does not ingest yet"}
+	}
+	for _, v := range r.Variants {
+		if v.Weight > 0 && v.Sent < e.ViabilityMinSample {
+			return Verdict{State: VerdictUnknown, Reason: fmt.Sprintf("not yet known: variant %q has %d of the %d deliveries per arm a verdict needs",
+				v.Name, v.Sent, e.ViabilityMinSample)}
+		}
+	}
+	// The slice is the treatment: judge the variants other than the control,
+	// or the control itself when it is the only arm.
+	var cands []VariantResult
+	for _, v := range r.Variants {
+		if !v.Control && v.Weight > 0 {
+			cands = append(cands, v)
+		}
+	}
+	if len(cands) == 0 {
+		cands = r.Variants
+	}
+	switch e.ViabilityMetric {
+	case "ctr":
+		var best *VariantResult
+		for i := range cands {
+			if cands[i].CTR != nil && (best == nil || *cands[i].CTR > *best.CTR) {
+				best = &cands[i]
+			}
+		}
+		if best == nil {
+			return Verdict{State: VerdictUnknown, Reason: "no variant has delivered messages yet"}
+		}
+		if *best.CTR >= e.ViabilityThreshold {
+			return Verdict{State: VerdictViable, Reason: fmt.Sprintf("variant %q reached a human CTR of %.2f%%, at or above the %.2f%% threshold",
+				best.Name, *best.CTR*100, e.ViabilityThreshold*100)}
+		}
+		return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best human CTR is %.2f%% (variant %q), below the %.2f%% threshold",
+			*best.CTR*100, best.Name, e.ViabilityThreshold*100)}
+	case "lift":
+		var best *VariantResult
+		for i := range cands {
+			v := &cands[i]
+			if v.Control || v.Lift == nil {
+				continue
+			}
+			if v.ChanceToBeatControl != nil && *v.Lift >= e.ViabilityThreshold && *v.ChanceToBeatControl >= e.ViabilityMinChance {
+				return Verdict{State: VerdictViable, Reason: fmt.Sprintf("variant %q lifts the human CTR by %+.1f%% over the control with a %.1f%% chance to beat it (needs %+.1f%% and %.0f%%)",
+					v.Name, *v.Lift*100, *v.ChanceToBeatControl*100, e.ViabilityThreshold*100, e.ViabilityMinChance*100)}
+			}
+			if best == nil || *v.Lift > *best.Lift {
+				best = v
+			}
+		}
+		if best == nil {
+			return Verdict{State: VerdictUnknown, Reason: "the lift is undefined (the control has no human clicks yet)"}
+		}
+		chance := "unknown"
+		if best.ChanceToBeatControl != nil {
+			chance = fmt.Sprintf("%.1f%%", *best.ChanceToBeatControl*100)
+		}
+		return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best lift is %+.1f%% (variant %q) with a %s chance to beat the control; the slice needs %+.1f%% with %.0f%%",
+			*best.Lift*100, best.Name, chance, e.ViabilityThreshold*100, e.ViabilityMinChance*100)}
+	}
+	return Verdict{State: VerdictUnknown, Reason: "unknown criterion " + e.ViabilityMetric}
+}
