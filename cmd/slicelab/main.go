@@ -26,6 +26,9 @@ Usage:
   slicelab team create SLUG [--name NAME]         create a team
   slicelab token create --team SLUG --role R      create an API token (viewer|editor|admin); prints only the token
   slicelab contacts import FILE.csv --team SLUG   import contacts from CSV (all or nothing)
+  slicelab stats compare --control X/N --variant X/N [--variant X/N …] [--format json|table]
+  slicelab stats srm --observed A,B[,…] --weights a,b[,…] [--format json|table]
+  slicelab stats plan --baseline P --mde E --weekly N --arms K --weeks W [--format json|table]
   slicelab help                                   this text
 
 `
@@ -41,6 +44,18 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage+envHelp)
+		return 0
+	}
+	if args[0] == "stats" { // pure computation: no configuration, no database
+		if err := statsCmd(args[1:], stdout, stderr); err != nil {
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(stderr, "slicelab: %s\n", ue.msg)
+				return 2
+			}
+			fmt.Fprintf(stderr, "slicelab: %s\n", err)
+			return 1
+		}
 		return 0
 	}
 	cfg, err := loadConfig(getenv)
