@@ -1,6 +1,12 @@
 package experiments
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
+
+// percent writes a share as a percentage with no more digits than it has (0.975 → "97.5%").
+func percent(x float64) string { return strconv.FormatFloat(x*100, 'f', -1, 64) + "%" }
 
 // Verdict states.
 const (
@@ -60,8 +66,8 @@ func verdict(e *Experiment, r *Results) Verdict {
 				continue
 			}
 			if v.ChanceToBeatControl != nil && *v.Lift >= e.ViabilityThreshold && *v.ChanceToBeatControl >= e.ViabilityMinChance {
-				return Verdict{State: VerdictViable, Reason: fmt.Sprintf("variant %q lifts the human CTR by %+.1f%% over the control with a %.1f%% chance to beat it (needs %+.1f%% and %.0f%%)",
-					v.Name, *v.Lift*100, *v.ChanceToBeatControl*100, e.ViabilityThreshold*100, e.ViabilityMinChance*100)}
+				return Verdict{State: VerdictViable, Reason: fmt.Sprintf("variant %q lifts the human CTR by %+.1f%% over the control with a %.1f%% chance to beat it (needs %+.1f%% and %s)",
+					v.Name, *v.Lift*100, *v.ChanceToBeatControl*100, e.ViabilityThreshold*100, percent(e.ViabilityMinChance))}
 			}
 			if best == nil || *v.Lift > *best.Lift {
 				best = v
@@ -70,12 +76,16 @@ func verdict(e *Experiment, r *Results) Verdict {
 		if best == nil {
 			return Verdict{State: VerdictUnknown, Reason: "the lift is undefined (the control has no human clicks yet)"}
 		}
-		chance := "unknown"
-		if best.ChanceToBeatControl != nil {
-			chance = fmt.Sprintf("%.1f%%", *best.ChanceToBeatControl*100)
+		if best.ChanceToBeatControl == nil {
+			if *best.Lift >= e.ViabilityThreshold {
+				return Verdict{State: VerdictUnknown, Reason: fmt.Sprintf("variant %q lifts the human CTR by %+.1f%%, but its chance to beat the control cannot be computed (an arm where nobody or everybody clicked)",
+					best.Name, *best.Lift*100)}
+			}
+			return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best lift is %+.1f%% (variant %q), below the %+.1f%% the slice needs",
+				*best.Lift*100, best.Name, e.ViabilityThreshold*100)}
 		}
-		return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best lift is %+.1f%% (variant %q) with a %s chance to beat the control; the slice needs %+.1f%% with %.0f%%",
-			*best.Lift*100, best.Name, chance, e.ViabilityThreshold*100, e.ViabilityMinChance*100)}
+		return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best lift is %+.1f%% (variant %q) with a %.1f%% chance to beat the control; the slice needs %+.1f%% with %s",
+			*best.Lift*100, best.Name, *best.ChanceToBeatControl*100, e.ViabilityThreshold*100, percent(e.ViabilityMinChance))}
 	}
 	return Verdict{State: VerdictUnknown, Reason: "unknown criterion " + e.ViabilityMetric}
 }

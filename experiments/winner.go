@@ -132,7 +132,7 @@ func ruleWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
 		}
 	}
 	if best == nil {
-		return nil, fmt.Sprintf("no variant beats the control with a chance of %.0f%% or more", e.WinnerMinChance*100)
+		return nil, fmt.Sprintf("no variant beats the control with a chance of %s or more", percent(e.WinnerMinChance))
 	}
 	id := best.ID
 	return &id, fmt.Sprintf("variant %q beats the control with a chance of %.1f%%", best.Name, *best.ChanceToBeatControl*100)
