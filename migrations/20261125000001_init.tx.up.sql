@@ -106,6 +106,7 @@ CREATE TABLE deliveries (
     last_error    TEXT NOT NULL DEFAULT '',
     message_id    TEXT NOT NULL DEFAULT '',
     sent_at       TIMESTAMPTZ,
+    first_human_click_at TIMESTAMPTZ,
     updated_at    TIMESTAMPTZ NOT NULL,
     UNIQUE (experiment_id, contact_id)
 );
@@ -114,11 +115,14 @@ CREATE INDEX IF NOT EXISTS deliveries_experiment_id_batch_idx ON deliveries (exp
 --bun:split
 CREATE INDEX IF NOT EXISTS deliveries_contact_id_idx ON deliveries (contact_id, sent_at);
 --bun:split
+CREATE INDEX IF NOT EXISTS deliveries_experiment_id_sent_at_idx ON deliveries (experiment_id, sent_at, first_human_click_at);
+--bun:split
 CREATE TABLE clicks (
     id            UUID PRIMARY KEY,
     delivery_id   UUID NOT NULL,
     experiment_id UUID NOT NULL,
     variant_id    UUID NOT NULL,
+    contact_id    UUID NOT NULL,
     link_idx      INTEGER NOT NULL,
     clicked_at    TIMESTAMPTZ NOT NULL,
     method        TEXT NOT NULL,

@@ -6,7 +6,16 @@ package templates
 import (
 	"embed"
 	"html/template"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
 )
+
+// Funcs are the helpers every web page may use.
+var Funcs = template.FuncMap{
+	"pct": func(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%" },
+}
 
 //go:embed email web
 var FS embed.FS
@@ -28,8 +37,16 @@ func EmailFooters() (htmlFooter, textFooter string, err error) {
 // Web parses the web pages, one template set per page, each with the layout.
 func Web() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"unsubscribe", "unsubscribed", "error"} {
-		t, err := template.ParseFS(FS, "web/layout.html", "web/"+name+".html")
+	files, err := fs.Glob(FS, "web/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(Funcs).ParseFS(FS, "web/layout.html", f)
 		if err != nil {
 			return nil, err
 		}

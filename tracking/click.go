@@ -19,6 +19,7 @@ type Click struct {
 	DeliveryID   uuid.UUID `bun:"delivery_id,type:uuid"`
 	ExperimentID uuid.UUID `bun:"experiment_id,type:uuid"`
 	VariantID    uuid.UUID `bun:"variant_id,type:uuid"`
+	ContactID    uuid.UUID `bun:"contact_id,type:uuid"` // filled by the recorder from the delivery
 	LinkIdx      int       `bun:"link_idx"`
 	ClickedAt    time.Time `bun:"clicked_at"`
 	Method       string    `bun:"method"`
@@ -40,6 +41,7 @@ var ErrRecorderClosed = errors.New("tracking: click recorder is closed")
 type Recorder struct {
 	db       bun.IDB
 	rules    Rules
+	zones    zones
 	maxBatch int
 	in       chan recordReq
 	stop     chan struct{}
@@ -59,7 +61,7 @@ func NewRecorder(db bun.IDB, maxBatch int, rules Rules) *Recorder {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	r := &Recorder{db: db, rules: rules, maxBatch: maxBatch, in: make(chan recordReq), stop: make(chan struct{}), exited: make(chan struct{})}
+	r := &Recorder{db: db, rules: rules, zones: zones{}, maxBatch: maxBatch, in: make(chan recordReq), stop: make(chan struct{}), exited: make(chan struct{})}
 	go r.loop()
 	return r
 }
@@ -132,13 +134,15 @@ func (r *Recorder) write(ctx context.Context, clicks []Click) error {
 		if _, err := tx.NewInsert().Model(&clicks).Exec(ctx); err != nil {
 			return err
 		}
+		var marked []uuid.UUID
 		for reason, ids := range retro {
 			if _, err := tx.NewUpdate().Table("clicks").Set("automated = ?", true).Set("reason = ?", reason).
 				Where("id IN (?)", bun.In(ids)).Where("NOT automated").Exec(ctx); err != nil {
 				return err
 			}
+			marked = append(marked, ids...)
 		}
-		return nil
+		return r.rollUp(ctx, tx, clicks, marked)
 	})
 }
 

@@ -82,25 +82,27 @@ func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules)
 			earliest = c.ClickedAt
 		}
 	}
-	if rules.Window > 0 {
-		var sent []struct {
-			ID     uuid.UUID  `bun:"id"`
-			SentAt *time.Time `bun:"sent_at"`
+	var dels []struct {
+		ID        uuid.UUID  `bun:"id"`
+		ContactID uuid.UUID  `bun:"contact_id"`
+		SentAt    *time.Time `bun:"sent_at"`
+	}
+	if err := tx.NewSelect().Table("deliveries").Column("id", "contact_id", "sent_at").Where("id IN (?)", bun.In(ids)).Scan(ctx, &dels); err != nil {
+		return nil, fmt.Errorf("tracking: rules: %w", err)
+	}
+	sentAt := make(map[uuid.UUID]time.Time, len(dels))
+	contact := make(map[uuid.UUID]uuid.UUID, len(dels))
+	for _, d := range dels {
+		contact[d.ID] = d.ContactID
+		if d.SentAt != nil {
+			sentAt[d.ID] = *d.SentAt
 		}
-		if err := tx.NewSelect().Table("deliveries").Column("id", "sent_at").Where("id IN (?)", bun.In(ids)).Scan(ctx, &sent); err != nil {
-			return nil, fmt.Errorf("tracking: rules: %w", err)
-		}
-		at := make(map[uuid.UUID]time.Time, len(sent))
-		for _, s := range sent {
-			if s.SentAt != nil {
-				at[s.ID] = *s.SentAt
-			}
-		}
-		for i := range clicks {
-			c := &clicks[i]
-			if t, ok := at[c.DeliveryID]; ok && !c.Automated && c.ClickedAt.Sub(t) < rules.Window {
-				c.Automated, c.Reason = true, ReasonSoonAfterSend
-			}
+	}
+	for i := range clicks {
+		c := &clicks[i]
+		c.ContactID = contact[c.DeliveryID]
+		if t, ok := sentAt[c.DeliveryID]; ok && rules.Window > 0 && !c.Automated && c.ClickedAt.Sub(t) < rules.Window {
+			c.Automated, c.Reason = true, ReasonSoonAfterSend
 		}
 	}
 	var prior []priorClick

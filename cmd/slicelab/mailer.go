@@ -96,7 +96,9 @@ func buildMsg(m experiments.Message) (*mail.Msg, error) {
 	msg.SetMessageIDWithValue(m.MessageID)
 	msg.SetDate()
 	msg.SetBulk()
-	if u, err := url.Parse(m.UnsubscribeURL); err == nil && u.Scheme == "https" {
+	if m.UnsubscribeURL == "" {
+		// A message to the team itself (survey, digest): no list headers.
+	} else if u, err := url.Parse(m.UnsubscribeURL); err == nil && u.Scheme == "https" {
 		if err := msg.SetListUnsubscribeOneClick(m.UnsubscribeURL); err != nil {
 			return nil, err
 		}
