@@ -154,6 +154,8 @@ type CreateInput struct {
 	Variants   []VariantInput `json:"variants"`
 	Winner     *WinnerInput   `json:"winner"`
 	Viability  *Viability     `json:"viability"`
+	// KeyResultIDs links the experiment to key results of the team (product.md §8).
+	KeyResultIDs []uuid.UUID `json:"key_result_ids"`
 }
 
 // WinnerInput is the test-then-winner part of CreateInput.
@@ -348,9 +350,35 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 			e.ViabilityMinSample = v.MinSample
 		}
 	}
+	if len(in.KeyResultIDs) > 0 {
+		var mine []uuid.UUID
+		if err := s.db.NewSelect().Table("key_results").Column("id").Where("team_id = ?", teamID).
+			Where("id IN (?)", bun.In(in.KeyResultIDs)).Scan(ctx, &mine); err != nil {
+			return nil, fmt.Errorf("experiments: create: %w", err)
+		}
+		ok := map[uuid.UUID]bool{}
+		for _, id := range mine {
+			ok[id] = true
+		}
+		fe := fieldErrors{}
+		for i, id := range in.KeyResultIDs {
+			if !ok[id] {
+				fe.add(fmt.Sprintf("key_result_ids[%d]", i), "%s is not a key result of this team", id)
+			}
+		}
+		if err := fe.err(); err != nil {
+			return nil, err
+		}
+	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
 			return err
+		}
+		for _, kr := range in.KeyResultIDs {
+			if _, err := tx.NewRaw("INSERT INTO key_result_experiments (key_result_id, experiment_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+				kr, e.ID).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		var links []link
 		for _, v := range variants {

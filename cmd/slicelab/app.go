@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"slicelab/experiments"
+	"slicelab/okr"
 	"slicelab/templates"
 	"slicelab/tracking"
 )
@@ -24,6 +25,7 @@ type app struct {
 	log    *slog.Logger
 	st     *store
 	exps   *experiments.Service
+	okr    *okr.Service
 	trk    *tracking.Service
 	rec    *tracking.Recorder
 	sender *experiments.Sender
@@ -104,6 +106,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		return fmt.Errorf("river: %w", err)
 	}
 	a.exps.SetJobs(a.river)
+	a.okr = okr.NewService(st.db, a.exps, a.now)
 	return nil
 }
 
@@ -133,7 +136,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			return err
 		}
-		e := newServer(&api{db: a.st.db, exps: a.exps, sender: a.sender, trk: a.trk, pages: pages, log: a.log})
+		e := newServer(&api{db: a.st.db, exps: a.exps, okr: a.okr, now: a.now, sender: a.sender, trk: a.trk, pages: pages, log: a.log})
 		srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 			IdleTimeout: 2 * time.Minute}
 		go func() { srvErr <- srv.Serve(ln) }()

@@ -26,6 +26,8 @@ Usage:
   slicelab team create SLUG [--name NAME]         create a team
   slicelab token create --team SLUG --role R      create an API token (viewer|editor|admin); prints only the token
   slicelab contacts import FILE.csv --team SLUG   import contacts from CSV (all or nothing)
+  slicelab user create EMAIL --team SLUG [--name NAME]  add a team member (allocation survey, Monday digest)
+  slicelab report week --team SLUG [--week 2026-W48] [--format table|json|csv]   the weekly review
   slicelab stats compare --control X/N --variant X/N [--variant X/N …] [--format json|table]
   slicelab stats srm --observed A,B[,…] --weights a,b[,…] [--format json|table]
   slicelab stats plan --baseline P --mde E --weekly N --arms K --weeks W [--format json|table]
@@ -128,6 +130,10 @@ func dispatch(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return tokenCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "contacts":
 		return contactsCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "report":
+		return reportCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "user", "member":
+		return userCmd(ctx, cfg, log, rest, stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
@@ -260,6 +266,38 @@ func contactsCmd(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		return err
 	}
 	fmt.Fprintf(stdout, "imported %d, skipped %d (already in the team)\n", res.Imported, res.Skipped)
+	return nil
+}
+
+func userCmd(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"user takes: create EMAIL --team SLUG [--name NAME]"}
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	team := fs.String("team", "", "team slug")
+	name := fs.String("name", "", "display name")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *team == "" {
+		return usageError{"user create needs EMAIL and --team SLUG"}
+	}
+	a, err := openForCLI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	t, err := a.exps.TeamBySlug(ctx, *team)
+	if err != nil {
+		return err
+	}
+	m, err := a.okr.AddMember(ctx, t.ID, pos[0], *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s to %s (%s)\n", m.Email, t.Slug, m.ID)
 	return nil
 }
 

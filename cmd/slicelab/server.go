@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -13,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"slicelab/experiments"
+	"slicelab/okr"
 	"slicelab/tracking"
 )
 
@@ -20,6 +22,8 @@ import (
 type api struct {
 	db     *bun.DB
 	exps   *experiments.Service
+	okr    *okr.Service
+	now    func() time.Time
 	sender *experiments.Sender // nil without workers
 	trk    *tracking.Service
 	pages  map[string]*template.Template
@@ -66,6 +70,7 @@ func newServer(a *api) *echo.Echo {
 	g.GET("/experiments/:id/results", a.experimentResults)
 	g.GET("/experiments/:id/preview", a.previewExperiment)
 	g.POST("/experiments/:id/test", a.sendTest, need(experiments.RoleEditor))
+	a.okrRoutes(g)
 	return e
 }
 

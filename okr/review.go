@@ -1,0 +1,517 @@
+package okr
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"slicelab/experiments"
+	"slicelab/experiments/stats"
+)
+
+// Review is the weekly review of a team (product.md §8, §13).
+type Review struct {
+	Team        string            `json:"team"`
+	Week        string            `json:"week"`
+	Start       time.Time         `json:"start"`
+	End         time.Time         `json:"end"`
+	TimeZone    string            `json:"time_zone"`
+	Objectives  []ObjectiveReview `json:"objectives"`
+	Experiments []ExperimentWeek  `json:"experiments"`
+	Initiatives []Initiative      `json:"initiatives"`
+	Allocation  any               `json:"allocation"`
+}
+
+// ObjectiveReview is one objective in the review.
+type ObjectiveReview struct {
+	ID         uuid.UUID  `json:"id"`
+	Title      string     `json:"title"`
+	Kind       string     `json:"kind"`
+	Period     string     `json:"period"`
+	Score      *float64   `json:"score"`
+	Colour     string     `json:"colour"`
+	KeyResults []KRReview `json:"key_results"`
+}
+
+// KRReview is one key result in the review.
+type KRReview struct {
+	ID               uuid.UUID      `json:"id"`
+	Title            string         `json:"title"`
+	Type             string         `json:"type"`
+	Source           string         `json:"source"`
+	Unit             string         `json:"unit"`
+	Start            *float64       `json:"start"`
+	Target           *float64       `json:"target"`
+	Value            *float64       `json:"value"`    // this week's value
+	Progress         *float64       `json:"progress"` // raw: over- and under-achievement visible
+	Score            float64        `json:"score"`    // progress clamped to [0, 1]
+	ExpectedProgress float64        `json:"expected_progress"`
+	Status           Status         `json:"status"`
+	Confidence       *int           `json:"confidence"`
+	Note             string         `json:"note"`
+	Trend            []TrendPoint   `json:"trend"`
+	Contributions    []Contribution `json:"contributions"`
+	Impact           *Impact        `json:"impact,omitempty"`
+}
+
+// TrendPoint is a KR's value in one week.
+type TrendPoint struct {
+	Week  string   `json:"week"`
+	Value *float64 `json:"value"`
+}
+
+// Contribution is an experiment's share of a clicks KR's value: each
+// clicker's one unit of credit is split equally over the linked experiments
+// they clicked that week, so the contributions add up to the value.
+type Contribution struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	Name         string    `json:"name"`
+	Value        float64   `json:"value"`
+}
+
+// Impact compares the event rate of treated contacts with the holdout's,
+// within the attribution window after each linked experiment's launch.
+type Impact struct {
+	Treated      ImpactArm   `json:"treated"`
+	Holdout      ImpactArm   `json:"holdout"`
+	AbsoluteDiff *float64    `json:"absolute_diff"`
+	CI           *[2]float64 `json:"ci"`
+	Lift         *float64    `json:"lift"`
+	LiftCI       *[2]float64 `json:"lift_ci"`
+	PValue       *float64    `json:"p_value"`
+}
+
+// ImpactArm counts contacts and those with at least one event.
+type ImpactArm struct {
+	Contacts  int      `json:"contacts"`
+	Converted int      `json:"converted"`
+	Rate      *float64 `json:"rate"`
+}
+
+// ExperimentWeek is an experiment that ran in the week.
+type ExperimentWeek struct {
+	ID            uuid.UUID           `json:"id"`
+	Name          string              `json:"name"`
+	Initiative    string              `json:"initiative"`
+	Status        string              `json:"status"`
+	Sent          int                 `json:"sent"`           // sent this week
+	HumanClickers int                 `json:"human_clickers"` // distinct people who clicked this week
+	CTR           *float64            `json:"ctr"`            // of this week's sends, counting their clicks so far
+	Verdict       experiments.Verdict `json:"verdict"`
+}
+
+// Initiative groups the slices (experiments) of one larger feature with their verdicts.
+type Initiative struct {
+	Name        string      `json:"name"`
+	Experiments []uuid.UUID `json:"experiments"`
+	Viable      int         `json:"viable"`
+	NotViable   int         `json:"not_viable"`
+	Unknown     int         `json:"unknown"`
+}
+
+// trendWeeks is how many weeks of history each KR shows.
+const trendWeeks = 6
+
+// WeeklyReview computes the review of a team for an ISO week, in the team's
+// time zone. It reads the rollups the click ledger keeps, so it stays fast as
+// clicks grow; it is computed when asked, so late clicks and reclassified
+// bot clicks are always reflected in every week shown.
+func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week Week) (*Review, error) {
+	loc, err := s.Location(ctx, team.ID)
+	if err != nil {
+		return nil, err
+	}
+	from, to := week.Range(loc)
+	r := &Review{Team: team.Slug, Week: week.String(), Start: from, End: to, TimeZone: loc.String(),
+		Objectives: []ObjectiveReview{}, Experiments: []ExperimentWeek{}, Initiatives: []Initiative{}}
+	objs, err := s.Objectives(ctx, team.ID)
+	if err != nil {
+		return nil, err
+	}
+	names, err := s.experimentNames(ctx, team.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		p := o.Period()
+		weeks := p.Weeks()
+		idx := slices.Index(weeks, week)
+		if idx < 0 {
+			continue
+		}
+		or := ObjectiveReview{ID: o.ID, Title: o.Title, Kind: o.Kind, Period: o.PeriodLabel, KeyResults: []KRReview{}}
+		var scores []float64
+		for _, k := range o.KeyResults {
+			kr, err := s.reviewKR(ctx, team.ID, k, weeks[:idx+1], len(weeks), loc, names)
+			if err != nil {
+				return nil, err
+			}
+			scores = append(scores, kr.Score)
+			or.KeyResults = append(or.KeyResults, kr)
+		}
+		if sc, ok := ObjectiveScore(scores); ok {
+			or.Score, or.Colour = &sc, Colour(sc)
+		}
+		r.Objectives = append(r.Objectives, or)
+	}
+	if err := s.experimentsOfWeek(ctx, team.ID, week, from, to, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Service) experimentNames(ctx context.Context, teamID uuid.UUID) (map[uuid.UUID]string, error) {
+	var rows []struct {
+		ID   uuid.UUID `bun:"id"`
+		Name string    `bun:"name"`
+	}
+	if err := s.db.NewSelect().Table("experiments").Column("id", "name").Where("team_id = ?", teamID).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("okr: review: %w", err)
+	}
+	m := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		m[r.ID] = r.Name
+	}
+	return m, nil
+}
+
+// reviewKR computes one key result for the last of weeks (the weeks of its
+// period up to the report week); total is the number of weeks in the period.
+func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, total int, loc *time.Location, names map[uuid.UUID]string) (KRReview, error) {
+	week := weeks[len(weeks)-1]
+	kr := KRReview{ID: k.ID, Title: k.Title, Type: k.Type, Source: k.Source, Unit: k.Unit, Start: k.Start, Target: k.Target,
+		Trend: []TrendPoint{}, Contributions: []Contribution{}}
+	series, err := s.series(ctx, teamID, k, weeks, loc)
+	if err != nil {
+		return kr, err
+	}
+	var checkIn CheckIn
+	err = s.db.NewSelect().Model(&checkIn).Where("key_result_id = ?", k.ID).Where("week = ?", week.String()).Scan(ctx)
+	if err == nil {
+		kr.Confidence, kr.Note = checkIn.Confidence, checkIn.Note
+	}
+	kr.Value = series[week]
+	for _, w := range weeks[max(0, len(weeks)-trendWeeks):] {
+		kr.Trend = append(kr.Trend, TrendPoint{Week: w.String(), Value: series[w]})
+	}
+	// The latest value up to this week drives progress; a missing week makes the KR stale.
+	var latest *float64
+	var measured []float64
+	for _, w := range weeks {
+		if v := series[w]; v != nil {
+			latest = v
+			measured = append(measured, *v)
+		}
+	}
+	kr.ExpectedProgress = ExpectedProgress(len(weeks), total)
+	switch k.Type {
+	case TypeMetric:
+		if latest != nil && k.Start != nil && k.Target != nil {
+			if raw, err := MetricProgress(*k.Start, *k.Target, *latest); err == nil {
+				kr.Progress, kr.Score = &raw, Clamp01(raw)
+			}
+		}
+		kr.Status = StatusFor(kr.Score, kr.ExpectedProgress, kr.Value != nil)
+	case TypeThreshold:
+		above := k.Comparison != "at_or_below"
+		if sc, ok := ThresholdScore(measured, *k.Target, above); ok {
+			kr.Progress, kr.Score = &sc, sc
+		}
+		switch {
+		case kr.Value == nil:
+			kr.Status = StatusStale
+		case (above && *kr.Value >= *k.Target) || (!above && *kr.Value <= *k.Target):
+			kr.Status = StatusOnTrack
+		default:
+			kr.Status = StatusOffTrack
+		}
+	case TypeMilestone:
+		done := latest != nil && *latest >= 1
+		sc := 0.0
+		if done {
+			sc = 1
+		}
+		kr.Progress, kr.Score = &sc, sc
+		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil || done)
+	case TypeBaseline:
+		sc := 0.0
+		if k.Target != nil {
+			sc = 1
+		}
+		kr.Progress, kr.Score = &sc, sc
+		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil)
+	}
+	switch k.Source {
+	case SourceClicks:
+		kr.Contributions, err = s.contributions(ctx, k, week, names)
+	case SourceEvents:
+		kr.Impact, err = s.impact(ctx, teamID, k)
+	}
+	return kr, err
+}
+
+// series computes a KR's value in each of weeks (nil where there is none).
+func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, loc *time.Location) (map[Week]*float64, error) {
+	out := make(map[Week]*float64, len(weeks))
+	val := func(x float64) *float64 { return &x }
+	keys := make([]string, len(weeks))
+	for i, w := range weeks {
+		keys[i] = w.String()
+	}
+	switch k.Source {
+	case SourceManual:
+		var cs []CheckIn
+		if err := s.db.NewSelect().Model(&cs).Where("key_result_id = ?", k.ID).Where("week IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("okr: check-ins: %w", err)
+		}
+		for _, c := range cs {
+			if w, err := ParseWeek(c.Week); err == nil && c.Value != nil {
+				out[w] = c.Value
+			}
+		}
+	case SourceClicks:
+		if len(k.ExperimentIDs) == 0 {
+			return out, nil
+		}
+		var rows []struct {
+			Week string `bun:"week"`
+			N    int    `bun:"n"`
+		}
+		if err := s.db.NewSelect().Table("weekly_clickers").ColumnExpr("week, count(DISTINCT contact_id) AS n").
+			Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week IN (?)", bun.In(keys)).Group("week").
+			Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("okr: clickers: %w", err)
+		}
+		for _, w := range weeks {
+			out[w] = val(0)
+		}
+		for _, r := range rows {
+			if w, err := ParseWeek(r.Week); err == nil {
+				out[w] = val(float64(r.N))
+			}
+		}
+	case SourceCTR:
+		if len(k.ExperimentIDs) == 0 {
+			return out, nil
+		}
+		for _, w := range weeks {
+			from, to := w.Range(loc)
+			var c struct {
+				Sent    int `bun:"sent"`
+				Clicked int `bun:"clicked"`
+			}
+			if err := s.db.NewSelect().Table("deliveries").ColumnExpr("count(*) AS sent, count(first_human_click_at) AS clicked").
+				Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("sent_at >= ?", from).Where("sent_at < ?", to).
+				Scan(ctx, &c); err != nil {
+				return nil, fmt.Errorf("okr: ctr: %w", err)
+			}
+			if c.Sent > 0 {
+				out[w] = val(float64(c.Clicked) / float64(c.Sent))
+			}
+		}
+	case SourceEvents:
+		for _, w := range weeks {
+			from, to := w.Range(loc)
+			var c struct {
+				N   int      `bun:"n"`
+				Sum *float64 `bun:"total"`
+			}
+			if err := s.db.NewSelect().Table("events").ColumnExpr("count(*) AS n, sum(value) AS total").
+				Where("team_id = ?", teamID).Where("name = ?", k.EventName).Where("occurred_at >= ?", from).Where("occurred_at < ?", to).
+				Scan(ctx, &c); err != nil {
+				return nil, fmt.Errorf("okr: events: %w", err)
+			}
+			v := float64(c.N)
+			if k.EventAgg == "sum" {
+				v = 0
+				if c.Sum != nil {
+					v = *c.Sum
+				}
+			}
+			out[w] = val(v)
+		}
+	}
+	return out, nil
+}
+
+// contributions splits a clicks KR's value of the week over its experiments.
+func (s *Service) contributions(ctx context.Context, k *KeyResult, week Week, names map[uuid.UUID]string) ([]Contribution, error) {
+	out := []Contribution{}
+	if len(k.ExperimentIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ExperimentID uuid.UUID `bun:"experiment_id"`
+		ContactID    uuid.UUID `bun:"contact_id"`
+	}
+	if err := s.db.NewSelect().Table("weekly_clickers").Column("experiment_id", "contact_id").
+		Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week = ?", week.String()).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("okr: contributions: %w", err)
+	}
+	per := map[uuid.UUID]int{}
+	for _, r := range rows {
+		per[r.ContactID]++
+	}
+	credit := map[uuid.UUID]float64{}
+	for _, r := range rows {
+		credit[r.ExperimentID] += 1 / float64(per[r.ContactID])
+	}
+	total := float64(len(per))
+	ids := slices.Clone(k.ExperimentIDs)
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareStrings(names[a], names[b]) })
+	sum, largest := 0.0, -1
+	for _, id := range ids {
+		v := math.Round(credit[id]*1e6) / 1e6
+		out = append(out, Contribution{ExperimentID: id, Name: names[id], Value: v})
+		sum += v
+		if largest < 0 || v > out[largest].Value {
+			largest = len(out) - 1
+		}
+	}
+	// Rounding must not make the parts disagree with the whole.
+	if largest >= 0 && total > 0 {
+		out[largest].Value = math.Round((out[largest].Value+total-sum)*1e6) / 1e6
+	}
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// impact compares, over the KR's linked experiments, the share of contacts
+// with at least one of its events within the attribution window after the
+// launch: those who were sent the email against the holdout.
+func (s *Service) impact(ctx context.Context, teamID uuid.UUID, k *KeyResult) (*Impact, error) {
+	if len(k.ExperimentIDs) == 0 {
+		return nil, nil
+	}
+	var exps []struct {
+		ID         uuid.UUID  `bun:"id"`
+		LaunchedAt *time.Time `bun:"launched_at"`
+	}
+	if err := s.db.NewSelect().Table("experiments").Column("id", "launched_at").Where("id IN (?)", bun.In(k.ExperimentIDs)).
+		Where("launched_at IS NOT NULL").Scan(ctx, &exps); err != nil {
+		return nil, fmt.Errorf("okr: impact: %w", err)
+	}
+	imp := &Impact{}
+	window := time.Duration(k.AttributionWindow) * time.Second
+	for _, e := range exps {
+		for _, arm := range []struct {
+			status string
+			into   *ImpactArm
+		}{{experiments.DeliverySent, &imp.Treated}, {experiments.DeliveryHeldOut, &imp.Holdout}} {
+			var c struct {
+				N         int `bun:"n"`
+				Converted int `bun:"converted"`
+			}
+			err := s.db.NewSelect().TableExpr("deliveries AS d").
+				ColumnExpr("count(*) AS n").
+				ColumnExpr("sum(CASE WHEN EXISTS (SELECT 1 FROM events AS ev WHERE ev.team_id = ? AND ev.name = ? AND ev.contact_id = d.contact_id AND ev.occurred_at >= ? AND ev.occurred_at < ?) THEN 1 ELSE 0 END) AS converted",
+					teamID, k.EventName, *e.LaunchedAt, e.LaunchedAt.Add(window)).
+				Where("d.experiment_id = ?", e.ID).Where("d.status = ?", arm.status).Scan(ctx, &c)
+			if err != nil {
+				return nil, fmt.Errorf("okr: impact: %w", err)
+			}
+			arm.into.Contacts += c.N
+			arm.into.Converted += c.Converted
+		}
+	}
+	for _, a := range []*ImpactArm{&imp.Treated, &imp.Holdout} {
+		if a.Contacts > 0 {
+			r := float64(a.Converted) / float64(a.Contacts)
+			a.Rate = &r
+		}
+	}
+	cmp := stats.Compare(stats.Count{Clicks: imp.Holdout.Converted, N: imp.Holdout.Contacts},
+		[]stats.Count{{Clicks: imp.Treated.Converted, N: imp.Treated.Contacts}})
+	if len(cmp.Variants) == 1 {
+		v := cmp.Variants[0]
+		imp.AbsoluteDiff, imp.Lift, imp.LiftCI, imp.PValue = v.AbsoluteDiff, v.Lift, v.LiftCI, v.PValue
+	}
+	if imp.Holdout.Contacts > 1 && imp.Treated.Contacts > 1 {
+		c := stats.ProportionMoments(imp.Holdout.Converted, imp.Holdout.Contacts)
+		t := stats.ProportionMoments(imp.Treated.Converted, imp.Treated.Contacts)
+		if res, ok := stats.WelchTTest(c, t, false, stats.Alpha); ok {
+			ci := res.CI
+			imp.CI = &ci
+		}
+	}
+	return imp, nil
+}
+
+// experimentsOfWeek lists the experiments that sent or were clicked in the
+// week, with their verdicts, grouped by initiative.
+func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, week Week, from, to time.Time, r *Review) error {
+	var exps []experiments.Experiment
+	if err := s.db.NewSelect().Model(&exps).Column("id", "name", "initiative", "status").Where("team_id = ?", teamID).
+		Where("launched_at IS NOT NULL").Where("launched_at < ?", to).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("completed_at IS NULL").WhereOr("completed_at >= ?", from).
+				WhereOr("id IN (SELECT experiment_id FROM weekly_clickers WHERE week = ?)", week.String())
+		}).Order("name").Scan(ctx); err != nil {
+		return fmt.Errorf("okr: experiments of the week: %w", err)
+	}
+	byInit := map[string]*Initiative{}
+	for _, e := range exps {
+		ew := ExperimentWeek{ID: e.ID, Name: e.Name, Initiative: e.Initiative, Status: string(e.Status)}
+		var c struct {
+			Sent    int `bun:"sent"`
+			Clicked int `bun:"clicked"`
+		}
+		if err := s.db.NewSelect().Table("deliveries").ColumnExpr("count(*) AS sent, count(first_human_click_at) AS clicked").
+			Where("experiment_id = ?", e.ID).Where("sent_at >= ?", from).Where("sent_at < ?", to).Scan(ctx, &c); err != nil {
+			return fmt.Errorf("okr: experiment week: %w", err)
+		}
+		ew.Sent = c.Sent
+		if c.Sent > 0 {
+			ctr := float64(c.Clicked) / float64(c.Sent)
+			ew.CTR = &ctr
+		}
+		n, err := s.db.NewSelect().Table("weekly_clickers").Where("experiment_id = ?", e.ID).Where("week = ?", week.String()).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("okr: experiment week: %w", err)
+		}
+		ew.HumanClickers = n
+		res, err := s.exps.Results(ctx, teamID, e.ID)
+		if err != nil {
+			return err
+		}
+		ew.Verdict = res.Verdict
+		r.Experiments = append(r.Experiments, ew)
+		name := e.Initiative
+		if name == "" {
+			name = "(no initiative)"
+		}
+		in := byInit[name]
+		if in == nil {
+			in = &Initiative{Name: name, Experiments: []uuid.UUID{}}
+			byInit[name] = in
+		}
+		in.Experiments = append(in.Experiments, e.ID)
+		switch res.Verdict.State {
+		case experiments.VerdictViable:
+			in.Viable++
+		case experiments.VerdictNotViable:
+			in.NotViable++
+		default:
+			in.Unknown++
+		}
+	}
+	for _, in := range byInit {
+		r.Initiatives = append(r.Initiatives, *in)
+	}
+	slices.SortFunc(r.Initiatives, func(a, b Initiative) int { return compareStrings(a.Name, b.Name) })
+	return nil
+}
