@@ -2,6 +2,8 @@ package okr
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -191,9 +193,11 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		return kr, err
 	}
 	var checkIn CheckIn
-	err = s.db.NewSelect().Model(&checkIn).Where("key_result_id = ?", k.ID).Where("week = ?", week.String()).Scan(ctx)
-	if err == nil {
+	switch err := s.db.NewSelect().Model(&checkIn).Where("key_result_id = ?", k.ID).Where("week = ?", week.String()).Scan(ctx); {
+	case err == nil:
 		kr.Confidence, kr.Note = checkIn.Confidence, checkIn.Note
+	case !errors.Is(err, sql.ErrNoRows):
+		return kr, fmt.Errorf("okr: check-in: %w", err)
 	}
 	kr.Value = series[week]
 	for _, w := range weeks[max(0, len(weeks)-trendWeeks):] {

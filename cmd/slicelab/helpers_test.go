@@ -164,6 +164,7 @@ type testClock struct{ off atomic.Int64 }
 
 func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+func (c *testClock) set(t time.Time)         { c.off.Store(int64(time.Until(t))) }
 
 // env is one running slicelab (real listener, real database, real SMTP).
 type env struct {
