@@ -145,8 +145,8 @@ func TestWeeklyReview(t *testing.T) {
 		for _, p := range both[10:15] {
 			click(t, "GET", linkOf["B"][p], browserUA)
 		}
-		click(t, "HEAD", linkOf["A"][both[19]], browserUA) // a scanner: counts nowhere
-		click(t, "GET", linkOf["A"][onlyA[0]], "curl/8.5.0")  // nor does a script
+		click(t, "HEAD", linkOf["A"][both[19]], browserUA)   // a scanner: counts nowhere
+		click(t, "GET", linkOf["A"][onlyA[0]], "curl/8.5.0") // nor does a script
 		checkIn := func(id, week string, value any, conf int) {
 			t.Helper()
 			body := map[string]any{"week": week, "confidence": conf, "note": "weekly"}
