@@ -379,6 +379,9 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 				kr, e.ID).Exec(ctx); err != nil {
 				return err
 			}
+			if _, err := tx.NewRaw("DELETE FROM kr_snapshots WHERE key_result_id = ?", kr).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		var links []link
 		for _, v := range variants {

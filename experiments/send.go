@@ -1,10 +1,13 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 	"golang.org/x/time/rate"
+
+	"slicelab/tracking"
 )
 
 // Message is one rendered email, as plain data for a Mailer.
@@ -315,7 +320,60 @@ func (w *Sender) record(ctx context.Context, job *river.Job[SendBatchArgs], batc
 	now := w.now().UTC()
 	lastAttempt := job.Attempt >= job.MaxAttempts
 	retry, notAttempted := 0, 0
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// The messages are out: the outcome must be recorded, so a failed
+	// transaction (a deadlock, a lost connection) is tried again before the
+	// batch falls back to the ambiguous state.
+	var err error
+	for try := 0; try < 5; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try*try) * 100 * time.Millisecond)
+		}
+		if err = w.recordTx(ctx, job, batch, outcomes, sentAt, now, lastAttempt, &retry, &notAttempted); err == nil {
+			break
+		}
+		w.log.Warn("recording send outcomes failed; trying again", "batch", job.Args.Batch, "err", err)
+	}
+	if err != nil {
+		return fmt.Errorf("send: record outcomes of batch %d: %w", job.Args.Batch, err)
+	}
+	if notAttempted > 0 && w.halted(ctx, job.Args.ExperimentID) {
+		// Paused: Resume enqueues the batch again. Cancelled: the rest is cancelled.
+		return cancelPendingIfCancelled(ctx, w.db, job.Args.ExperimentID, now)
+	}
+	if retry > 0 || notAttempted > 0 {
+		return fmt.Errorf("send: batch %d of %s: %d temporary failures, %d not attempted; retrying",
+			job.Args.Batch, job.Args.ExperimentID, retry, notAttempted)
+	}
+	return w.svc.completeIfDone(ctx, w.db, job.Args.ExperimentID)
+}
+
+func (w *Sender) recordTx(ctx context.Context, job *river.Job[SendBatchArgs], batch []Delivery, outcomes []error, sentAt []time.Time,
+	now time.Time, lastAttempt bool, retry, notAttempted *int) error {
+	*retry, *notAttempted = 0, 0
+	return w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		loc, err := tracking.TeamZone(ctx, tx, job.Args.ExperimentID)
+		if err != nil {
+			return err
+		}
+		type vw struct {
+			variant uuid.UUID
+			week    string
+		}
+		sent := map[vw]int{}
+		for i, d := range batch {
+			if outcomes[i] == nil && d.VariantID != nil {
+				sent[vw{*d.VariantID, tracking.WeekKey(sentAt[i], loc)}]++
+			}
+		}
+		keys := slices.Collect(maps.Keys(sent))
+		slices.SortFunc(keys, func(a, b vw) int { // one lock order for every writer: no deadlocks
+			return cmp.Or(strings.Compare(a.variant.String(), b.variant.String()), strings.Compare(a.week, b.week))
+		})
+		for _, k := range keys {
+			if err := tracking.BumpVariantWeek(ctx, tx, job.Args.ExperimentID, k.variant, k.week, sent[k], 0); err != nil {
+				return err
+			}
+		}
 		for i, d := range batch {
 			q := tx.NewUpdate().Table("deliveries").Set("updated_at = ?", now).Where("id = ?", d.ID)
 			var se *SendError
@@ -324,10 +382,10 @@ func (w *Sender) record(ctx context.Context, job *river.Job[SendBatchArgs], batc
 				q = q.Set("status = ?", DeliverySent).Set("sent_at = ?", sentAt[i]).Set("last_error = ''").
 					Set("message_id = ?", d.ID.String()+"@"+w.domain)
 			case errors.Is(err, errNotAttempted):
-				notAttempted++
+				*notAttempted++
 				q = q.Set("status = ?", DeliveryQueued).Set("attempts = attempts - 1")
 			case errors.As(err, &se) && se.Temporary && !lastAttempt:
-				retry++
+				*retry++
 				q = q.Set("status = ?", DeliveryQueued).Set("last_error = ?", truncateErr(err.Error()))
 			default:
 				msg := truncateErr(err.Error())
@@ -348,18 +406,6 @@ func (w *Sender) record(ctx context.Context, job *river.Job[SendBatchArgs], batc
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("send: record outcomes of batch %d: %w", job.Args.Batch, err)
-	}
-	if notAttempted > 0 && w.halted(ctx, job.Args.ExperimentID) {
-		// Paused: Resume enqueues the batch again. Cancelled: the rest is cancelled.
-		return cancelPendingIfCancelled(ctx, w.db, job.Args.ExperimentID, now)
-	}
-	if retry > 0 || notAttempted > 0 {
-		return fmt.Errorf("send: batch %d of %s: %d temporary failures, %d not attempted; retrying",
-			job.Args.Batch, job.Args.ExperimentID, retry, notAttempted)
-	}
-	return w.svc.completeIfDone(ctx, w.db, job.Args.ExperimentID)
 }
 
 func cancelPendingIfCancelled(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {

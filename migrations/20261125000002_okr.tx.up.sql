@@ -21,6 +21,19 @@ CREATE TABLE weekly_clickers (
 --bun:split
 CREATE INDEX IF NOT EXISTS weekly_clickers_week_idx ON weekly_clickers (week, experiment_id);
 --bun:split
+-- Counters by variant and send week (ISO week of sent_at in the team's time
+-- zone): messages sent, and how many of them a person has clicked so far.
+CREATE TABLE variant_weekly (
+    experiment_id UUID NOT NULL,
+    variant_id    UUID NOT NULL,
+    week          TEXT NOT NULL,
+    sent          INTEGER NOT NULL DEFAULT 0,
+    clicked       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (variant_id, week)
+);
+--bun:split
+CREATE INDEX IF NOT EXISTS variant_weekly_experiment_id_idx ON variant_weekly (experiment_id, week);
+--bun:split
 CREATE TABLE objectives (
     id           UUID PRIMARY KEY,
     team_id      UUID NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
@@ -67,6 +80,16 @@ CREATE TABLE check_ins (
     note          TEXT NOT NULL DEFAULT '',
     created_at    TIMESTAMPTZ NOT NULL,
     UNIQUE (key_result_id, week)
+);
+--bun:split
+-- Weekly values of key results for weeks before last week, computed once:
+-- the current and the previous week are always recomputed (late data).
+CREATE TABLE kr_snapshots (
+    key_result_id UUID NOT NULL REFERENCES key_results (id) ON DELETE CASCADE,
+    week          TEXT NOT NULL,
+    value         DOUBLE PRECISION,
+    computed_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (key_result_id, week)
 );
 --bun:split
 CREATE TABLE events (

@@ -377,7 +377,13 @@ func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID
 	if len(fe) > 0 {
 		return &experiments.ValidationError{Fields: map[string]string{"experiment_id": fe["experiment_ids[0]"]}}
 	}
-	return linkTx(ctx, s.db, krID, []uuid.UUID{experimentID})
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := linkTx(ctx, tx, krID, []uuid.UUID{experimentID}); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", krID).Exec(ctx)
+		return err
+	})
 }
 
 // CheckInInput is a check-in as posted.
@@ -434,6 +440,9 @@ func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckI
 		Note: strings.TrimSpace(in.Note), CreatedAt: s.now().UTC()}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewDelete().Table("check_ins").Where("key_result_id = ?", k.ID).Where("week = ?", c.Week).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", k.ID).Where("week = ?", c.Week).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewInsert().Model(c).Exec(ctx)

@@ -188,7 +188,7 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 	week := weeks[len(weeks)-1]
 	kr := KRReview{ID: k.ID, Title: k.Title, Type: k.Type, Source: k.Source, Unit: k.Unit, Start: k.Start, Target: k.Target,
 		Trend: []TrendPoint{}, Contributions: []Contribution{}}
-	series, err := s.series(ctx, teamID, k, weeks, loc)
+	series, err := s.seriesCached(ctx, teamID, k, weeks, loc)
 	if err != nil {
 		return kr, err
 	}
@@ -259,6 +259,65 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 	return kr, err
 }
 
+type snapshot struct {
+	bun.BaseModel `bun:"table:kr_snapshots"`
+
+	KeyResultID uuid.UUID `bun:"key_result_id,pk,type:uuid"`
+	Week        string    `bun:"week,pk"`
+	Value       *float64  `bun:"value"`
+	ComputedAt  time.Time `bun:"computed_at"`
+}
+
+// seriesCached is series with the weeks before last week taken from, and
+// kept in, kr_snapshots: only the current and the previous week are
+// computed every time (late clicks land there), so the cost of a review does
+// not grow with the history. Check-ins and new links drop the snapshots
+// they change.
+func (s *Service) seriesCached(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, loc *time.Location) (map[Week]*float64, error) {
+	lastWeek := WeekOf(s.now(), loc).Prev()
+	keys := make([]string, len(weeks))
+	for i, w := range weeks {
+		keys[i] = w.String()
+	}
+	var snaps []snapshot
+	if err := s.db.NewSelect().Model(&snaps).Where("key_result_id = ?", k.ID).Where("week IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("okr: snapshots: %w", err)
+	}
+	out := make(map[Week]*float64, len(weeks))
+	have := map[Week]bool{}
+	for _, sn := range snaps {
+		if w, err := ParseWeek(sn.Week); err == nil && w.Before(lastWeek) {
+			out[w], have[w] = sn.Value, true
+		}
+	}
+	var need []Week
+	for _, w := range weeks {
+		if !have[w] {
+			need = append(need, w)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	fresh, err := s.series(ctx, teamID, k, need, loc)
+	if err != nil {
+		return nil, err
+	}
+	var keep []snapshot
+	for _, w := range need {
+		out[w] = fresh[w]
+		if w.Before(lastWeek) {
+			keep = append(keep, snapshot{KeyResultID: k.ID, Week: w.String(), Value: fresh[w], ComputedAt: s.now().UTC()})
+		}
+	}
+	if len(keep) > 0 {
+		if _, err := s.db.NewInsert().Model(&keep).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+			return nil, fmt.Errorf("okr: snapshots: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // series computes a KR's value in each of weeks (nil where there is none).
 func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, loc *time.Location) (map[Week]*float64, error) {
 	out := make(map[Week]*float64, len(weeks))
@@ -303,19 +362,19 @@ func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, we
 		if len(k.ExperimentIDs) == 0 {
 			return out, nil
 		}
-		for _, w := range weeks {
-			from, to := w.Range(loc)
-			var c struct {
-				Sent    int `bun:"sent"`
-				Clicked int `bun:"clicked"`
-			}
-			if err := s.db.NewSelect().Table("deliveries").ColumnExpr("count(*) AS sent, count(first_human_click_at) AS clicked").
-				Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("sent_at >= ?", from).Where("sent_at < ?", to).
-				Scan(ctx, &c); err != nil {
-				return nil, fmt.Errorf("okr: ctr: %w", err)
-			}
-			if c.Sent > 0 {
-				out[w] = val(float64(c.Clicked) / float64(c.Sent))
+		var rows []struct {
+			Week    string `bun:"week"`
+			Sent    int    `bun:"sent"`
+			Clicked int    `bun:"clicked"`
+		}
+		if err := s.db.NewSelect().Table("variant_weekly").ColumnExpr("week, sum(sent) AS sent, sum(clicked) AS clicked").
+			Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week IN (?)", bun.In(keys)).Group("week").
+			Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("okr: ctr: %w", err)
+		}
+		for _, r := range rows {
+			if w, err := ParseWeek(r.Week); err == nil && r.Sent > 0 {
+				out[w] = val(float64(r.Clicked) / float64(r.Sent))
 			}
 		}
 	case SourceEvents:
@@ -474,8 +533,8 @@ func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, week 
 			Sent    int `bun:"sent"`
 			Clicked int `bun:"clicked"`
 		}
-		if err := s.db.NewSelect().Table("deliveries").ColumnExpr("count(*) AS sent, count(first_human_click_at) AS clicked").
-			Where("experiment_id = ?", e.ID).Where("sent_at >= ?", from).Where("sent_at < ?", to).Scan(ctx, &c); err != nil {
+		if err := s.db.NewSelect().Table("variant_weekly").ColumnExpr("COALESCE(sum(sent), 0) AS sent, COALESCE(sum(clicked), 0) AS clicked").
+			Where("experiment_id = ?", e.ID).Where("week = ?", week.String()).Scan(ctx, &c); err != nil {
 			return fmt.Errorf("okr: experiment week: %w", err)
 		}
 		ew.Sent = c.Sent
@@ -488,11 +547,11 @@ func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, week 
 			return fmt.Errorf("okr: experiment week: %w", err)
 		}
 		ew.HumanClickers = n
-		res, err := s.exps.Results(ctx, teamID, e.ID)
+		v, err := s.exps.Verdict(ctx, teamID, e.ID)
 		if err != nil {
 			return err
 		}
-		ew.Verdict = res.Verdict
+		ew.Verdict = v
 		r.Experiments = append(r.Experiments, ew)
 		name := e.Initiative
 		if name == "" {
@@ -504,7 +563,7 @@ func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, week 
 			byInit[name] = in
 		}
 		in.Experiments = append(in.Experiments, e.ID)
-		switch res.Verdict.State {
+		switch v.State {
 		case experiments.VerdictViable:
 			in.Viable++
 		case experiments.VerdictNotViable:

@@ -1,8 +1,12 @@
 package tracking
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,7 +97,7 @@ func (r *Recorder) rollUp(ctx context.Context, tx bun.Tx, clicks []Click, retro 
 	}
 	var gone []Click
 	if len(retro) > 0 {
-		if err := tx.NewSelect().Model(&gone).Column("experiment_id", "delivery_id", "contact_id", "clicked_at").
+		if err := tx.NewSelect().Model(&gone).Column("experiment_id", "variant_id", "delivery_id", "contact_id", "clicked_at").
 			Where("id IN (?)", bun.In(retro)).Scan(ctx); err != nil {
 			return err
 		}
@@ -107,16 +111,26 @@ func (r *Recorder) rollUp(ctx context.Context, tx bun.Tx, clicks []Click, retro 
 	if err := r.zones.load(ctx, tx, exps); err != nil {
 		return err
 	}
+	bumps := map[variantWeek]int{}
 	var rows []weeklyClicker
 	for _, c := range clicks {
 		if c.Automated || c.ContactID == uuid.Nil {
 			continue
 		}
-		rows = append(rows, weeklyClicker{ExperimentID: c.ExperimentID, Week: WeekKey(c.ClickedAt, r.zones.of(c.ExperimentID)), ContactID: c.ContactID})
-		if _, err := tx.NewUpdate().Table("deliveries").Set("first_human_click_at = ?", c.ClickedAt).Where("id = ?", c.DeliveryID).
-			WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-				return q.Where("first_human_click_at IS NULL").WhereOr("first_human_click_at > ?", c.ClickedAt)
-			}).Exec(ctx); err != nil {
+		loc := r.zones.of(c.ExperimentID)
+		rows = append(rows, weeklyClicker{ExperimentID: c.ExperimentID, Week: WeekKey(c.ClickedAt, loc), ContactID: c.ContactID})
+		// The delivery's first human click: counts once for its send week.
+		var first []struct {
+			SentAt *time.Time `bun:"sent_at"`
+		}
+		if err := tx.NewUpdate().Table("deliveries").Set("first_human_click_at = ?", c.ClickedAt).Where("id = ?", c.DeliveryID).
+			Where("first_human_click_at IS NULL").Returning("sent_at").Scan(ctx, &first); err != nil {
+			return err
+		}
+		if len(first) == 1 && first[0].SentAt != nil {
+			bumps[variantWeek{c.ExperimentID, c.VariantID, WeekKey(*first[0].SentAt, loc)}]++
+		} else if _, err := tx.NewUpdate().Table("deliveries").Set("first_human_click_at = ?", c.ClickedAt).Where("id = ?", c.DeliveryID).
+			Where("first_human_click_at > ?", c.ClickedAt).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -126,12 +140,24 @@ func (r *Recorder) rollUp(ctx context.Context, tx bun.Tx, clicks []Click, retro 
 		}
 	}
 	for _, c := range gone {
-		if _, err := tx.NewUpdate().Table("deliveries").
+		loc := r.zones.of(c.ExperimentID)
+		// If no human click of the delivery is left, it no longer counts as clicked.
+		var lost []struct {
+			SentAt *time.Time `bun:"sent_at"`
+		}
+		if err := tx.NewUpdate().Table("deliveries").Set("first_human_click_at = NULL").Where("id = ?", c.DeliveryID).
+			Where("first_human_click_at IS NOT NULL").
+			Where("NOT EXISTS (SELECT 1 FROM clicks WHERE delivery_id = ? AND NOT automated)", c.DeliveryID).
+			Returning("sent_at").Scan(ctx, &lost); err != nil {
+			return err
+		}
+		if len(lost) == 1 && lost[0].SentAt != nil {
+			bumps[variantWeek{c.ExperimentID, c.VariantID, WeekKey(*lost[0].SentAt, loc)}]--
+		} else if _, err := tx.NewUpdate().Table("deliveries").
 			Set("first_human_click_at = (SELECT min(clicked_at) FROM clicks WHERE delivery_id = ? AND NOT automated)", c.DeliveryID).
 			Where("id = ?", c.DeliveryID).Exec(ctx); err != nil {
 			return err
 		}
-		loc := r.zones.of(c.ExperimentID)
 		from, to := weekBounds(c.ClickedAt, loc)
 		if _, err := tx.NewDelete().Table("weekly_clickers").
 			Where("experiment_id = ?", c.ExperimentID).Where("week = ?", WeekKey(c.ClickedAt, loc)).Where("contact_id = ?", c.ContactID).
@@ -140,5 +166,40 @@ func (r *Recorder) rollUp(ctx context.Context, tx bun.Tx, clicks []Click, retro 
 			return err
 		}
 	}
+	// One lock order for every writer of the counters: no deadlocks.
+	keys := slices.Collect(maps.Keys(bumps))
+	slices.SortFunc(keys, func(a, b variantWeek) int {
+		return cmp.Or(strings.Compare(a.variant.String(), b.variant.String()), strings.Compare(a.week, b.week))
+	})
+	for _, k := range keys {
+		if bumps[k] == 0 {
+			continue
+		}
+		if err := BumpVariantWeek(ctx, tx, k.experiment, k.variant, k.week, 0, bumps[k]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+type variantWeek struct {
+	experiment, variant uuid.UUID
+	week                string
+}
+
+// BumpVariantWeek adds to the sent and clicked counters of a variant's send week.
+func BumpVariantWeek(ctx context.Context, db bun.IDB, experimentID, variantID uuid.UUID, week string, sent, clicked int) error {
+	_, err := db.NewRaw(`INSERT INTO variant_weekly (experiment_id, variant_id, week, sent, clicked) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (variant_id, week) DO UPDATE SET sent = variant_weekly.sent + EXCLUDED.sent, clicked = variant_weekly.clicked + EXCLUDED.clicked`,
+		experimentID, variantID, week, sent, clicked).Exec(ctx)
+	return err
+}
+
+// TeamZone is the time zone of an experiment's team (UTC when unknown).
+func TeamZone(ctx context.Context, db bun.IDB, experimentID uuid.UUID) (*time.Location, error) {
+	z := zones{}
+	if err := z.load(ctx, db, []uuid.UUID{experimentID}); err != nil {
+		return nil, err
+	}
+	return z.of(experimentID), nil
 }

@@ -79,6 +79,7 @@ func TestBotClicks(t *testing.T) {
 				t.Errorf("%s: reasons %q, want %q", rcpt, have[rcpt], w)
 			}
 		}
+		checkCounters(t, e, exp.ID)
 		var res resultsJSON
 		e.api("GET", "/api/v1/experiments/"+exp.ID+"/results", tok, nil, &res)
 		human, clicks, automated := 0, 0, 0

@@ -221,6 +221,7 @@ func TestEndToEnd(t *testing.T) {
 			sent += v.Sent
 			assigned += v.Assigned
 		}
+		checkCounters(t, e, exp.ID)
 		if sent != p.Sent || assigned+res.Holdout.Assigned != 60 {
 			t.Errorf("results count sent %d assigned %d, progress %+v", sent, assigned, p)
 		}

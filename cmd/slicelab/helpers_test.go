@@ -395,3 +395,47 @@ func (e *env) waitDone(token, id string, within time.Duration) experimentJSON {
 }
 
 var trackedRE = regexp.MustCompile(`https?://[^/"'\s<>]+/c/[A-Za-z0-9_-]+`)
+
+// checkCounters asserts that the click ledger's rollups agree with the raw
+// deliveries and clicks of an experiment.
+func checkCounters(t *testing.T, e *env, expID string) {
+	t.Helper()
+	ctx := context.Background()
+	var fromCounters, fromRaw []struct {
+		VariantID string `bun:"variant_id"`
+		Sent      int    `bun:"sent"`
+		Clicked   int    `bun:"clicked"`
+	}
+	if err := e.app.st.db.NewSelect().Table("variant_weekly").ColumnExpr("variant_id, sum(sent) AS sent, sum(clicked) AS clicked").
+		Where("experiment_id = ?", expID).Group("variant_id").Order("variant_id").Scan(ctx, &fromCounters); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.st.db.NewSelect().Table("deliveries").
+		ColumnExpr("variant_id, count(*) AS sent").
+		ColumnExpr("sum(CASE WHEN EXISTS (SELECT 1 FROM clicks k WHERE k.delivery_id = deliveries.id AND NOT k.automated) THEN 1 ELSE 0 END) AS clicked").
+		Where("experiment_id = ?", expID).Where("status = 'sent'").Group("variant_id").Order("variant_id").Scan(ctx, &fromRaw); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fromCounters) != fmt.Sprint(fromRaw) {
+		t.Errorf("variant_weekly %v disagrees with the deliveries and clicks %v", fromCounters, fromRaw)
+	}
+	var stale int
+	n, err := e.app.st.db.NewSelect().Table("deliveries").Where("experiment_id = ?", expID).
+		Where("(first_human_click_at IS NULL) = EXISTS (SELECT 1 FROM clicks k WHERE k.delivery_id = deliveries.id AND NOT k.automated)").Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale += n
+	if stale != 0 {
+		t.Errorf("%d deliveries have a first_human_click_at that disagrees with their clicks", stale)
+	}
+	var wc, raw int
+	wc, _ = e.app.st.db.NewSelect().Table("weekly_clickers").Where("experiment_id = ?", expID).Count(ctx)
+	if err := e.app.st.db.NewSelect().Table("clicks").ColumnExpr("count(DISTINCT contact_id)").Where("experiment_id = ?", expID).
+		Where("NOT automated").Scan(ctx, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if wc < raw {
+		t.Errorf("weekly_clickers has %d rows for %d distinct human clickers", wc, raw)
+	}
+}
