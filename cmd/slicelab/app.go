@@ -21,15 +21,16 @@ import (
 
 // app is the composed service: database, domain services, River and HTTP.
 type app struct {
-	cfg    config
-	log    *slog.Logger
-	st     *store
-	exps   *experiments.Service
-	okr    *okr.Service
-	trk    *tracking.Service
-	rec    *tracking.Recorder
-	sender *experiments.Sender
-	river  *river.Client[*sql.Tx]
+	cfg     config
+	log     *slog.Logger
+	st      *store
+	exps    *experiments.Service
+	okr     *okr.Service
+	digests *okr.Digests
+	trk     *tracking.Service
+	rec     *tracking.Recorder
+	sender  *experiments.Sender
+	river   *river.Client[*sql.Tx]
 
 	// riverPoll overrides River's fetch poll interval (tests use a short one).
 	riverPoll time.Duration
@@ -73,6 +74,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
 	}, a.now)
+	a.okr = okr.NewService(st.db, a.exps, a.now)
 	rcfg := &river.Config{
 		Logger:            slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river"),
 		PollOnly:          true, // database/sql drivers have no LISTEN
@@ -87,13 +89,20 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
 			From: a.cfg.MailFrom, Domain: a.cfg.mailDomain(), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
 		}, a.log)
+		a.digests = okr.NewDigests(a.okr, mailer, a.cfg.MailFrom, a.cfg.BaseURL)
 		ws := river.NewWorkers()
 		river.AddWorker(ws, a.sender)
 		river.AddWorker(ws, experiments.NewTicker(a.exps))
+		river.AddWorker(ws, a.digests.QueueWorker())
+		river.AddWorker(ws, a.digests.EmailWorker())
 		rcfg.Workers = ws
-		rcfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(a.tick),
-			func() (river.JobArgs, *river.InsertOpts) { return experiments.TickArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}
+		rcfg.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(a.tick),
+				func() (river.JobArgs, *river.InsertOpts) { return experiments.TickArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(okr.WeeklyAt{Day: time.Monday, Hour: 7},
+				func() (river.JobArgs, *river.InsertOpts) { return okr.DigestArgs{}, nil }, nil),
+		}
 		rcfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:    {MaxWorkers: 2},
 			experiments.QueueSend: {MaxWorkers: a.cfg.SendConcurrency},
@@ -106,7 +115,9 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		return fmt.Errorf("river: %w", err)
 	}
 	a.exps.SetJobs(a.river)
-	a.okr = okr.NewService(st.db, a.exps, a.now)
+	if a.digests != nil {
+		a.digests.SetInserter(a.river)
+	}
 	return nil
 }
 
