@@ -29,7 +29,7 @@ func TestMondayDigest(t *testing.T) {
 	e.api("POST", "/api/v1/objectives/"+obj.ID+"/key-results", tok, map[string]any{"title": "Open bugs", "type": "metric", "start": 100, "target": 60, "source": "manual"}, &kr)
 	e.api("POST", "/api/v1/key-results/"+kr.ID+"/check-ins", tok, map[string]any{"week": "2026-W45", "value": 80, "confidence": 7}, nil)
 	e.clock.set(time.Date(2026, 11, 9, 7, 0, 0, 0, time.UTC)) // Monday of W46
-	for i := 0; i < 2; i++ { // the job running twice sends nothing twice
+	for i := 0; i < 2; i++ {                                  // the job running twice sends nothing twice
 		if _, err := e.app.river.Insert(context.Background(), okr.DigestArgs{}, nil); err != nil {
 			t.Fatal(err)
 		}
