@@ -350,36 +350,15 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 			e.ViabilityMinSample = v.MinSample
 		}
 	}
-	if len(in.KeyResultIDs) > 0 {
-		var mine []uuid.UUID
-		if err := s.db.NewSelect().Table("key_results").Column("id").Where("team_id = ?", teamID).
-			Where("id IN (?)", bun.In(in.KeyResultIDs)).Scan(ctx, &mine); err != nil {
-			return nil, fmt.Errorf("experiments: create: %w", err)
-		}
-		ok := map[uuid.UUID]bool{}
-		for _, id := range mine {
-			ok[id] = true
-		}
-		fe := fieldErrors{}
-		for i, id := range in.KeyResultIDs {
-			if !ok[id] {
-				fe.add(fmt.Sprintf("key_result_ids[%d]", i), "%s is not a key result of this team", id)
-			}
-		}
-		if err := fe.err(); err != nil {
-			return nil, err
-		}
+	if len(in.KeyResultIDs) > 0 && s.linker == nil {
+		return nil, &ValidationError{Fields: map[string]string{"key_result_ids": "key results are not available here"}}
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
 			return err
 		}
-		for _, kr := range in.KeyResultIDs {
-			if _, err := tx.NewRaw("INSERT INTO key_result_experiments (key_result_id, experiment_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-				kr, e.ID).Exec(ctx); err != nil {
-				return err
-			}
-			if _, err := tx.NewRaw("DELETE FROM kr_snapshots WHERE key_result_id = ?", kr).Exec(ctx); err != nil {
+		if len(in.KeyResultIDs) > 0 {
+			if err := s.linker(ctx, tx, teamID, e.ID, in.KeyResultIDs); err != nil {
 				return err
 			}
 		}
@@ -401,6 +380,10 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 		return nil
 	})
 	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("experiments: create: %w", err)
 	}
 	return s.Get(ctx, teamID, e.ID)

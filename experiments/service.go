@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
@@ -32,11 +33,20 @@ type Config struct {
 
 // Service owns the transactions of the experiments domain.
 type Service struct {
-	db   *bun.DB
-	jobs JobInserter
-	cfg  Config
-	now  func() time.Time
+	db     *bun.DB
+	jobs   JobInserter
+	linker Linker
+	cfg    Config
+	now    func() time.Time
 }
+
+// Linker links a new experiment to key results inside the transaction that
+// creates it; the OKR layer above provides it (experiments knows nothing of
+// key results). It returns a *ValidationError for ids that are not the team's.
+type Linker func(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, keyResultIDs []uuid.UUID) error
+
+// SetLinker sets the key-result linker.
+func (s *Service) SetLinker(l Linker) { s.linker = l }
 
 // NewService builds the service; jobs may be set later with SetJobs (the River
 // client needs the workers, which need the service).

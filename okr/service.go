@@ -29,7 +29,43 @@ func NewService(db *bun.DB, exps *experiments.Service, now func() time.Time) *Se
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, exps: exps, now: now}
+	s := &Service{db: db, exps: exps, now: now}
+	if exps != nil {
+		exps.SetLinker(s.linkNewExperiment)
+	}
+	return s
+}
+
+// linkNewExperiment links a new experiment to key results of its team, in
+// the transaction that creates the experiment.
+func (s *Service) linkNewExperiment(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, krIDs []uuid.UUID) error {
+	var mine []uuid.UUID
+	if err := tx.NewSelect().Table("key_results").Column("id").Where("team_id = ?", teamID).
+		Where("id IN (?)", bun.In(krIDs)).Where("source <> ?", SourceManual).Scan(ctx, &mine); err != nil {
+		return err
+	}
+	ok := map[uuid.UUID]bool{}
+	for _, id := range mine {
+		ok[id] = true
+	}
+	fe := map[string]string{}
+	for i, id := range krIDs {
+		if !ok[id] {
+			fe[fmt.Sprintf("key_result_ids[%d]", i)] = fmt.Sprintf("%s is not a clicks, ctr or events key result of this team", id)
+		}
+	}
+	if len(fe) > 0 {
+		return &experiments.ValidationError{Fields: fe}
+	}
+	for _, kr := range krIDs {
+		if err := linkTx(ctx, tx, kr, []uuid.UUID{experimentID}); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", kr).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Member is a person of a team: answers the weekly allocation survey and

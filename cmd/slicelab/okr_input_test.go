@@ -76,9 +76,15 @@ func TestOKRBadInput(t *testing.T) {
 	if st, _ := e.api("POST", "/api/v1/key-results/"+k.ID+"/check-ins", other, map[string]any{"week": "2026-W45", "value": 1}, nil); st != 404 {
 		t.Errorf("another team's key result: %d", st)
 	}
+	var clicksKR struct{ ID string }
+	e.api("POST", kr, tok, map[string]any{"title": "Clickers", "type": "metric", "start": 0, "target": 10, "source": "clicks"}, &clicksKR)
 	var body experimentJSON
 	b := experimentBody("Linked", 0)
 	b["key_result_ids"] = []string{k.ID}
+	if st, raw := e.api("POST", "/api/v1/teams/growth/experiments", tok, b, nil); st != 422 || !strings.Contains(string(raw), "key_result_ids[0]") {
+		t.Errorf("experiment linked to a manual KR: %d %s", st, raw)
+	}
+	b["key_result_ids"] = []string{clicksKR.ID}
 	if st, raw := e.api("POST", "/api/v1/teams/growth/experiments", tok, b, &body); st != 201 {
 		t.Errorf("experiment linked to a KR: %d %s", st, raw)
 	}
