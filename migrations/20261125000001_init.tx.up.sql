@@ -134,4 +134,4 @@ CREATE TABLE clicks (
 --bun:split
 CREATE INDEX IF NOT EXISTS clicks_experiment_id_variant_id_idx ON clicks (experiment_id, variant_id);
 --bun:split
-CREATE INDEX IF NOT EXISTS clicks_delivery_id_idx ON clicks (delivery_id);
+CREATE INDEX IF NOT EXISTS clicks_delivery_id_idx ON clicks (delivery_id, clicked_at);

@@ -19,9 +19,10 @@ import (
 // the experiments package's vocabulary (ValidationError, ConflictError,
 // ErrNotFound), so the transport maps every domain the same way.
 type Service struct {
-	db   *bun.DB
-	exps *experiments.Service
-	now  func() time.Time
+	db     *bun.DB
+	exps   *experiments.Service
+	now    func() time.Time
+	survey *SurveySigner // signs the allocation survey links
 }
 
 // NewService builds the OKR service.

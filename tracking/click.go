@@ -135,9 +135,15 @@ func (r *Recorder) write(ctx context.Context, clicks []Click) error {
 			return err
 		}
 		var marked []uuid.UUID
-		for reason, ids := range retro {
-			if _, err := tx.NewUpdate().Table("clicks").Set("automated = ?", true).Set("reason = ?", reason).
-				Where("id IN (?)", bun.In(ids)).Where("NOT automated").Exec(ctx); err != nil {
+		for _, rr := range retro {
+			q := tx.NewUpdate().Table("clicks").Set("automated = ?", true).Set("reason = ?", rr.reason).
+				Where("delivery_id = ?", rr.delivery).Where("clicked_at >= ?", rr.from).Where("clicked_at <= ?", rr.to).
+				Where("NOT automated")
+			if rr.skipHoneypot {
+				q = q.Where("link_idx <> ?", HoneypotLink)
+			}
+			var ids []uuid.UUID
+			if err := q.Returning("id").Scan(ctx, &ids); err != nil {
 				return err
 			}
 			marked = append(marked, ids...)

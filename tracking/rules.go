@@ -1,9 +1,11 @@
 package tracking
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,15 +18,14 @@ const HoneypotLink = 0xFFFF
 
 // Reasons of the rules that look beyond one request.
 const (
-	ReasonSoonAfterSend  = "clicked within the bot window after sending"
-	ReasonBurst          = "several links of one email within 2s"
-	ReasonHoneypot       = "hidden honeypot link"
-	ReasonNearHoneypot   = "within 10s of a honeypot hit"
-	burstWindow          = 2 * time.Second
-	honeypotWindow       = 10 * time.Second
-	burstMinLinks        = 3
-	burstMinLinksFloor   = 2
-	lookbackForClassifer = honeypotWindow
+	ReasonSoonAfterSend = "clicked within the bot window after sending"
+	ReasonBurst         = "several links of one email within 2s"
+	ReasonHoneypot      = "hidden honeypot link"
+	ReasonNearHoneypot  = "within 10s of a honeypot hit"
+	burstWindow         = 2 * time.Second
+	honeypotWindow      = 10 * time.Second
+	burstMinLinks       = 3
+	burstMinLinksFloor  = 2
 )
 
 // Rules configures the classification that needs other events than the
@@ -35,41 +36,41 @@ type Rules struct {
 	Window time.Duration
 }
 
-// priorClick is a stored click of a delivery, as the rules need it.
-type priorClick struct {
-	ID         uuid.UUID `bun:"id"`
+// linkLast is, for one delivery and link, the latest stored click: all the
+// rules need of the past, however many clicks a scanner fired.
+type linkLast struct {
 	DeliveryID uuid.UUID `bun:"delivery_id"`
 	LinkIdx    int       `bun:"link_idx"`
-	ClickedAt  time.Time `bun:"clicked_at"`
-	Automated  bool      `bun:"automated"`
-	Reason     string    `bun:"reason"`
+	LastAt     time.Time `bun:"last_at"`
 }
 
-// event is a click, stored or about to be, seen by the rules.
+// event is a click seen by the rules: one of the batch (fresh) or the latest
+// stored click of a link.
 type event struct {
-	at        time.Time
-	link      int
-	automated bool
-	reason    string
-	stored    *priorClick // nil for a click of this batch
-	fresh     *Click      // nil for a stored click
+	at    time.Time
+	link  int
+	fresh *Click
 }
 
 func (e *event) mark(reason string) {
-	if e.automated {
-		return
-	}
-	e.automated, e.reason = true, reason
-	if e.fresh != nil {
+	if e.fresh != nil && !e.fresh.Automated {
 		e.fresh.Automated, e.fresh.Reason = true, reason
 	}
 }
 
+// retroRange asks to mark the stored human clicks of a delivery between two
+// times as automated: what a burst or a honeypot hit seen only now reveals.
+type retroRange struct {
+	delivery     uuid.UUID
+	from, to     time.Time
+	reason       string
+	skipHoneypot bool
+}
+
 // classifyBatch applies the rules to a batch of new clicks, inside the
-// transaction that stores them. It marks the new clicks and returns the
-// stored clicks that the new ones reveal as automated (a burst or a honeypot
-// hit seen only now), by reason.
-func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules) (map[string][]uuid.UUID, error) {
+// transaction that stores them: it fills each click's contact, marks the
+// new clicks, and returns the ranges of stored clicks to mark too.
+func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules) ([]retroRange, error) {
 	ids := make([]uuid.UUID, 0, len(clicks))
 	seen := map[uuid.UUID]bool{}
 	earliest := clicks[0].ClickedAt
@@ -105,25 +106,25 @@ func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules)
 			c.Automated, c.Reason = true, ReasonSoonAfterSend
 		}
 	}
-	var prior []priorClick
-	if err := tx.NewSelect().Table("clicks").Column("id", "delivery_id", "link_idx", "clicked_at", "automated", "reason").
-		Where("delivery_id IN (?)", bun.In(ids)).Where("clicked_at >= ?", earliest.Add(-lookbackForClassifer)).
-		Scan(ctx, &prior); err != nil {
+	var prior []linkLast
+	if err := tx.NewSelect().Table("clicks").ColumnExpr("delivery_id, link_idx, max(clicked_at) AS last_at").
+		Where("delivery_id IN (?)", bun.In(ids)).Where("clicked_at >= ?", earliest.Add(-honeypotWindow)).
+		Group("delivery_id", "link_idx").Scan(ctx, &prior); err != nil {
 		return nil, fmt.Errorf("tracking: rules: %w", err)
 	}
 	byDelivery := map[uuid.UUID][]*event{}
-	for i := range prior {
-		p := &prior[i]
-		byDelivery[p.DeliveryID] = append(byDelivery[p.DeliveryID], &event{at: p.ClickedAt, link: p.LinkIdx, automated: p.Automated, reason: p.Reason, stored: p})
+	for _, p := range prior {
+		byDelivery[p.DeliveryID] = append(byDelivery[p.DeliveryID], &event{at: p.LastAt, link: p.LinkIdx})
 	}
 	linkCount := map[uuid.UUID]int{}
 	for i := range clicks {
 		c := &clicks[i]
-		byDelivery[c.DeliveryID] = append(byDelivery[c.DeliveryID], &event{at: c.ClickedAt, link: c.LinkIdx, automated: c.Automated, reason: c.Reason, fresh: c})
+		byDelivery[c.DeliveryID] = append(byDelivery[c.DeliveryID], &event{at: c.ClickedAt, link: c.LinkIdx, fresh: c})
 		linkCount[c.DeliveryID] = max(linkCount[c.DeliveryID], c.LinkCount)
 	}
+	var retro []retroRange
 	for d, evs := range byDelivery {
-		slices.SortFunc(evs, func(a, b *event) int { return a.at.Compare(b.at) })
+		slices.SortStableFunc(evs, func(a, b *event) int { return a.at.Compare(b.at) })
 		for _, h := range evs {
 			if h.link != HoneypotLink {
 				continue
@@ -134,11 +135,14 @@ func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules)
 					e.mark(ReasonNearHoneypot)
 				}
 			}
+			if h.fresh != nil {
+				retro = append(retro, retroRange{delivery: d, from: h.at.Add(-honeypotWindow), to: h.at.Add(honeypotWindow), reason: ReasonNearHoneypot})
+			}
 		}
 		need := max(burstMinLinksFloor, min(burstMinLinks, linkCount[d]))
 		for i, e := range evs {
-			if e.link == HoneypotLink {
-				continue
+			if e.fresh == nil || e.link == HoneypotLink {
+				continue // a window ending at a stored click was judged when that click came
 			}
 			distinct := map[int]bool{}
 			start := i
@@ -152,18 +156,30 @@ func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules)
 				for _, b := range evs[start : i+1] {
 					b.mark(ReasonBurst)
 				}
+				retro = append(retro, retroRange{delivery: d, from: e.at.Add(-burstWindow), to: e.at, reason: ReasonBurst, skipHoneypot: true})
 			}
 		}
 	}
-	retro := map[string][]uuid.UUID{}
-	for _, evs := range byDelivery {
-		for _, e := range evs {
-			if e.stored != nil && e.automated && !e.stored.Automated {
-				retro[e.reason] = append(retro[e.reason], e.stored.ID)
+	return mergeRanges(retro), nil
+}
+
+// mergeRanges joins overlapping ranges of the same delivery and reason, so a
+// scanner's sweep costs one UPDATE, not one per click.
+func mergeRanges(rs []retroRange) []retroRange {
+	slices.SortFunc(rs, func(a, b retroRange) int {
+		return cmp.Or(strings.Compare(a.delivery.String(), b.delivery.String()), strings.Compare(a.reason, b.reason), a.from.Compare(b.from))
+	})
+	var out []retroRange
+	for _, r := range rs {
+		if n := len(out); n > 0 && out[n-1].delivery == r.delivery && out[n-1].reason == r.reason && !r.from.After(out[n-1].to) {
+			if r.to.After(out[n-1].to) {
+				out[n-1].to = r.to
 			}
+			continue
 		}
+		out = append(out, r)
 	}
-	return retro, nil
+	return out
 }
 
 func absDur(d time.Duration) time.Duration {

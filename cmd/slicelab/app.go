@@ -74,7 +74,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
 	}, a.now)
-	a.okr = okr.NewService(st.db, a.exps, a.now)
+	a.okr = okr.NewService(st.db, a.exps, a.now).WithSecret(secret)
 	rcfg := &river.Config{
 		Logger:            slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river"),
 		PollOnly:          true, // database/sql drivers have no LISTEN
@@ -95,6 +95,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		river.AddWorker(ws, experiments.NewTicker(a.exps))
 		river.AddWorker(ws, a.digests.QueueWorker())
 		river.AddWorker(ws, a.digests.EmailWorker())
+		river.AddWorker(ws, okr.NewSurveyMailer(a.okr, mailer, a.cfg.MailFrom, a.cfg.BaseURL))
 		rcfg.Workers = ws
 		rcfg.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(a.tick),
@@ -102,6 +103,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(okr.WeeklyAt{Day: time.Monday, Hour: 7},
 				func() (river.JobArgs, *river.InsertOpts) { return okr.DigestArgs{}, nil }, nil),
+			a.okr.SurveyPeriodicJob(),
 		}
 		rcfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:    {MaxWorkers: 2},

@@ -71,6 +71,7 @@ func newServer(a *api) *echo.Echo {
 	g.GET("/experiments/:id/preview", a.previewExperiment)
 	g.POST("/experiments/:id/test", a.sendTest, need(experiments.RoleEditor))
 	a.okrRoutes(g)
+	a.allocationRoutes(e, g)
 	return e
 }
 

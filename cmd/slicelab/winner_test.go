@@ -38,7 +38,7 @@ func TestTestThenWinner(t *testing.T) {
 		first := e.smtp.messages()
 		for i, r := range first {
 			m := parse(t, r)
-			if (m.subject == "You saved 3 hours this week" && i%4 != 0) || (m.subject != "You saved 3 hours this week" && i%8 == 0) {
+			if (m.subject == "You saved 3 hours this week" && i%4 != 0) || (m.subject != "You saved 3 hours this week" && i%4 == 0) {
 				click(t, "GET", trackedRE.FindString(m.html), browserUA)
 			}
 		}
@@ -81,7 +81,9 @@ func TestTestThenWinner(t *testing.T) {
 			}
 			seen[r.rcpt] = true
 			if s := r.msg.Header.Get("Subject"); s != "You saved 3 hours this week" {
-				t.Fatalf("the rest got %q, not the winner", s)
+				_, raw := e2.api("GET", "/api/v1/experiments/"+exp.ID, tok, nil, nil)
+				_, res := e2.api("GET", "/api/v1/experiments/"+exp.ID+"/results", tok, nil, nil)
+				t.Fatalf("the rest got %q, not the winner\n%s\n%s", s, raw, res)
 			}
 		}
 		var res resultsJSON
