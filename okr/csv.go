@@ -12,9 +12,8 @@ import (
 var CSVHeader = []string{"section", "objective_id", "key_result_id", "experiment_id", "name", "value", "progress", "score",
 	"expected_progress", "status", "confidence", "colour", "ctr", "verdict"}
 
-// WriteCSV writes the review as CSV (numbers as JSON writes them); alloc
-// are extra rows (the allocation report), with the same columns.
-func (r *Review) WriteCSV(w io.Writer, alloc [][]string) error {
+// WriteCSV writes the review as CSV (numbers as JSON writes them).
+func (r *Review) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
@@ -48,8 +47,23 @@ func (r *Review) WriteCSV(w io.Writer, alloc [][]string) error {
 			return err
 		}
 	}
-	for _, row := range alloc {
-		if err := cw.Write(row); err != nil {
+	a := r.Allocation
+	resp, members := float64(a.Responses), float64(a.Members)
+	if err := cw.Write([]string{"allocation", "", "", "", "responses", num(&resp), "", "", "", "", "", "", "", ""}); err != nil {
+		return err
+	}
+	if err := cw.Write([]string{"allocation", "", "", "", "members", num(&members), "", "", "", "", "", "", "", ""}); err != nil {
+		return err
+	}
+	if err := cw.Write([]string{"allocation", "", "", "", "ktlo_share", num(a.KTLOShare), "", "", "", "", "", "", "", ""}); err != nil {
+		return err
+	}
+	for _, c := range a.Categories {
+		kind := "elective"
+		if !c.Elective {
+			kind = "non-elective"
+		}
+		if err := cw.Write([]string{"allocation_category", "", "", "", c.Name, num(c.Share), "", "", "", kind, "", "", "", ""}); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ type Review struct {
 	Objectives  []ObjectiveReview `json:"objectives"`
 	Experiments []ExperimentWeek  `json:"experiments"`
 	Initiatives []Initiative      `json:"initiatives"`
-	Allocation  any               `json:"allocation"`
+	Allocation  Allocation        `json:"allocation"`
 }
 
 // ObjectiveReview is one objective in the review.
@@ -164,6 +164,11 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 	if err := s.experimentsOfWeek(ctx, team.ID, week, from, to, r); err != nil {
 		return nil, err
 	}
+	alloc, err := s.AllocationReport(ctx, team.ID, week)
+	if err != nil {
+		return nil, err
+	}
+	r.Allocation = alloc
 	return r, nil
 }
 

@@ -165,7 +165,7 @@ func (a *api) weeklyReport(c echo.Context) error {
 		return c.JSON(http.StatusOK, r)
 	case "csv":
 		var b bytes.Buffer
-		if err := r.WriteCSV(&b, nil); err != nil {
+		if err := r.WriteCSV(&b); err != nil {
 			return err
 		}
 		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="review-`+team.Slug+"-"+r.Week+`.csv"`)

@@ -286,6 +286,21 @@ func TestWeeklyReview(t *testing.T) {
 				}
 			}
 		}
+		var withAlloc struct {
+			Allocation struct {
+				Responses  *int `json:"responses"`
+				Members    *int `json:"members"`
+				Categories []struct {
+					Name     string   `json:"name"`
+					Elective *bool    `json:"elective"`
+					Share    *float64 `json:"share"`
+				} `json:"categories"`
+			} `json:"allocation"`
+		}
+		e.api("GET", "/api/v1/teams/growth/reports/weekly?week=2026-W46", tok, nil, &withAlloc)
+		if al := withAlloc.Allocation; al.Responses == nil || al.Members == nil || len(al.Categories) != 4 || al.Categories[0].Elective == nil {
+			t.Errorf("allocation in the review: %+v", withAlloc.Allocation)
+		}
 		if len(w46.Experiments) != 2 || len(w46.Initiatives) != 1 || w46.Initiatives[0].Name != "Digest" || len(w46.Initiatives[0].Experiments) != 2 {
 			t.Errorf("experiments %+v, initiatives %+v", w46.Experiments, w46.Initiatives)
 		}

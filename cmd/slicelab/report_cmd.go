@@ -59,7 +59,7 @@ func reportCmd(ctx context.Context, cfg config, log *slog.Logger, args []string,
 	case "json":
 		return writeJSON(stdout, r)
 	case "csv":
-		return r.WriteCSV(stdout, nil)
+		return r.WriteCSV(stdout)
 	}
 	return writeReviewTable(stdout, r)
 }
@@ -89,6 +89,16 @@ func writeReviewTable(w io.Writer, r *okr.Review) error {
 		for _, e := range r.Experiments {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t\t\t\n", e.Name, e.Initiative, e.Sent, e.HumanClickers, pct(e.CTR), e.Verdict.State)
 		}
+		fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t")
+	}
+	a := r.Allocation
+	fmt.Fprintf(tw, "time allocation\t%d of %d answered\tKTLO %s\t\t\t\t\t\t\n", a.Responses, a.Members, pct(a.KTLOShare))
+	for _, c := range a.Categories {
+		kind := "elective"
+		if !c.Elective {
+			kind = "non-elective"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s of the time\t%s of elective\ttarget %s\t\t\t\t\n", c.Name, kind, pct(c.Share), pct(c.ElectiveShare), pct(c.Target))
 	}
 	return tw.Flush()
 }
