@@ -159,6 +159,20 @@ func openForCLI(ctx context.Context, cfg config, log *slog.Logger) (*app, error)
 	return openApp(ctx, cfg, log, false)
 }
 
+// openTeam opens the database for a command about one team.
+func openTeam(ctx context.Context, cfg config, log *slog.Logger, slug string) (*app, experiments.Team, error) {
+	a, err := openForCLI(ctx, cfg, log)
+	if err != nil {
+		return nil, experiments.Team{}, err
+	}
+	t, err := a.exps.TeamBySlug(ctx, slug)
+	if err != nil {
+		a.close()
+		return nil, experiments.Team{}, err
+	}
+	return a, t, nil
+}
+
 func teamCmd(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return usageError{"team takes: create SLUG [--name NAME]"}
@@ -237,15 +251,11 @@ func contactsCmd(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		return err
 	}
 	defer f.Close()
-	a, err := openForCLI(ctx, cfg, log)
+	a, t, err := openTeam(ctx, cfg, log, *team)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	t, err := a.exps.TeamBySlug(ctx, *team)
-	if err != nil {
-		return err
-	}
 	var r io.Reader = f
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
 		r = &progressReader{r: f, total: fi.Size(), out: stderr}
@@ -284,15 +294,11 @@ func userCmd(ctx context.Context, cfg config, log *slog.Logger, args []string, s
 	if len(pos) != 1 || *team == "" {
 		return usageError{"user create needs EMAIL and --team SLUG"}
 	}
-	a, err := openForCLI(ctx, cfg, log)
+	a, t, err := openTeam(ctx, cfg, log, *team)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	t, err := a.exps.TeamBySlug(ctx, *team)
-	if err != nil {
-		return err
-	}
 	m, err := a.okr.AddMember(ctx, t.ID, pos[0], *name)
 	if err != nil {
 		return err

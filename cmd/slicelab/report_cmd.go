@@ -30,15 +30,11 @@ func reportCmd(ctx context.Context, cfg config, log *slog.Logger, args []string,
 	if *format != "table" && *format != "json" && *format != "csv" {
 		return usageError{fmt.Sprintf("--format %q: use table, json or csv", *format)}
 	}
-	a, err := openForCLI(ctx, cfg, log)
+	a, team, err := openTeam(ctx, cfg, log, *teamSlug)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	team, err := a.exps.TeamBySlug(ctx, *teamSlug)
-	if err != nil {
-		return err
-	}
 	var week okr.Week
 	if *weekFlag != "" {
 		if week, err = okr.ParseWeek(*weekFlag); err != nil {
