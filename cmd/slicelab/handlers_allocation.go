@@ -26,6 +26,65 @@ func (a *api) allocationRoutes(e *echo.Echo, g *echo.Group) {
 	g.GET("/teams/:team/allocations", a.getAllocationReport)
 	g.POST("/teams/:team/members", a.postMember, need(experiments.RoleAdmin), middleware.BodyLimit("16K"))
 	g.GET("/teams/:team/members", a.getMembers)
+	g.GET("/teams/:team/allocation-categories", a.getCategories)
+	g.POST("/teams/:team/allocation-categories", a.postCategory, need(experiments.RoleAdmin), middleware.BodyLimit("16K"))
+	g.PATCH("/teams/:team/allocation-categories/:id", a.renameCategory, need(experiments.RoleAdmin), middleware.BodyLimit("16K"))
+}
+
+func (a *api) getCategories(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	cats, err := a.okr.Categories(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"categories": cats})
+}
+
+// postCategory adds a category: {"name","elective","target"} (target: share of the elective time).
+func (a *api) postCategory(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name     string   `json:"name"`
+		Elective bool     `json:"elective"`
+		Target   *float64 `json:"target"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cat, err := a.okr.AddCategory(c.Request().Context(), team.ID, in.Name, in.Elective, in.Target)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, cat)
+}
+
+// renameCategory renames a category: {"name"}.
+func (a *api) renameCategory(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cat, err := a.okr.RenameCategory(c.Request().Context(), team.ID, id, in.Name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cat)
 }
 
 // surveyField is one category's input on the survey form.
