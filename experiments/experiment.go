@@ -392,6 +392,21 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 // Get loads one experiment of a team with its variants and send progress.
 // Another team's experiment is ErrNotFound.
 func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
+	e, err := s.load(ctx, teamID, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.progress(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Progress = &p
+	return e, nil
+}
+
+// load reads an experiment of a team with its variants and links, without
+// counting its deliveries.
+func (s *Service) load(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
 	e := new(Experiment)
 	err := s.db.NewSelect().Model(e).Relation("Variants", func(q *bun.SelectQuery) *bun.SelectQuery {
 		return q.Order("position")
@@ -406,11 +421,6 @@ func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (*Experiment, e
 	if err := s.loadLinks(ctx, e); err != nil {
 		return nil, err
 	}
-	p, err := s.progress(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	e.Progress = &p
 	return e, nil
 }
 

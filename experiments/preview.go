@@ -26,7 +26,7 @@ type Preview struct {
 // contact of the team (by id or email); with no contact given, the team's
 // first contact, or a sample one when the team has none.
 func (s *Service) Preview(ctx context.Context, teamID, id uuid.UUID, variant, contact string) (*Preview, error) {
-	e, err := s.Get(ctx, teamID, id)
+	e, err := s.load(ctx, teamID, id)
 	if err != nil {
 		return nil, err
 	}

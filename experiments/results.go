@@ -65,10 +65,16 @@ type Results struct {
 // Results counts an experiment's deliveries and clicks per variant. Only
 // human clicks count towards clickers and CTR; automated ones are shown apart.
 func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, error) {
-	e, err := s.Get(ctx, teamID, id)
+	e, err := s.load(ctx, teamID, id)
 	if err != nil {
 		return nil, err
 	}
+	return s.resultsOf(ctx, e)
+}
+
+// resultsOf computes the results of a loaded experiment.
+func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error) {
+	id := e.ID
 	var del []struct {
 		VariantID  *uuid.UUID `bun:"variant_id"`
 		Assigned   int        `bun:"assigned"`

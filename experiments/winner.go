@@ -34,11 +34,11 @@ func (s *Service) PickDueWinners(ctx context.Context) (int, error) {
 }
 
 func (s *Service) pickWinner(ctx context.Context, teamID, id uuid.UUID, now time.Time) error {
-	res, err := s.Results(ctx, teamID, id)
+	e, err := s.load(ctx, teamID, id)
 	if err != nil {
 		return err
 	}
-	e, err := s.Get(ctx, teamID, id)
+	res, err := s.resultsOf(ctx, e)
 	if err != nil {
 		return err
 	}
