@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
+	"slicelab/tracking"
 	"slices"
 	"strings"
 	"time"
@@ -230,7 +230,7 @@ func validateContacts(in []ContactInput) []RowError {
 			add(c.row, "email", "must not contain line breaks")
 			continue
 		}
-		if !validAddress(c.Email) {
+		if !ValidAddress(c.Email) {
 			add(c.row, "email", fmt.Sprintf("%q is not a valid email address", c.Email))
 			continue
 		}
@@ -248,17 +248,6 @@ func validateContacts(in []ContactInput) []RowError {
 		c.Tags = slices.Compact(c.Tags)
 	}
 	return errs
-}
-
-// validAddress accepts a bare address (no display name) whose domain has a
-// dot, or is localhost for development.
-func validAddress(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
-		return false
-	}
-	domain := s[strings.LastIndexByte(s, '@')+1:]
-	return strings.Contains(domain, ".") || domain == "localhost"
 }
 
 // ImportContacts stores new contacts of a team, all or nothing. Contacts whose
@@ -307,7 +296,7 @@ func (s *Service) ImportContacts(ctx context.Context, teamID uuid.UUID, in []Con
 				if t == nil {
 					t = []string{}
 				}
-				row := Contact{ID: newID(), TeamID: teamID, Email: c.Email, EmailKey: keys[i], Name: c.Name,
+				row := Contact{ID: tracking.NewID(), TeamID: teamID, Email: c.Email, EmailKey: keys[i], Name: c.Name,
 					Attributes: attrs, Tags: t, CreatedAt: now}
 				rows = append(rows, row)
 				for _, tag := range t {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slicelab/tracking"
 	"strings"
 	"time"
 
@@ -89,15 +90,6 @@ type Variant struct {
 	TextCompiled string    `bun:"text_compiled" json:"-"`
 
 	Links []string `bun:"-" json:"links"` // tracked destinations, in link index order
-}
-
-type link struct {
-	bun.BaseModel `bun:"table:links"`
-
-	VariantID    uuid.UUID `bun:"variant_id,pk,type:uuid"`
-	Idx          int       `bun:"idx,pk"`
-	ExperimentID uuid.UUID `bun:"experiment_id,type:uuid"`
-	URL          string    `bun:"url"`
 }
 
 // Progress counts deliveries by status.
@@ -219,7 +211,7 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 		if vi.Control {
 			controls++
 		}
-		v := &Variant{ID: newID(), Position: i, Name: name, Weight: w, Control: vi.Control,
+		v := &Variant{ID: tracking.NewID(), Position: i, Name: name, Weight: w, Control: vi.Control,
 			Subject: vi.Subject, HTML: vi.HTML, Text: vi.Text}
 		if err := compileVariant(v, footers); err != nil {
 			for f, msg := range err {
@@ -322,7 +314,7 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 	for i := range tags {
 		tags[i] = strings.TrimSpace(tags[i])
 	}
-	e := &Experiment{ID: newID(), TeamID: teamID, Name: in.Name, Hypothesis: strings.TrimSpace(in.Hypothesis),
+	e := &Experiment{ID: tracking.NewID(), TeamID: teamID, Name: in.Name, Hypothesis: strings.TrimSpace(in.Hypothesis),
 		Initiative: strings.TrimSpace(in.Initiative), Status: StatusDraft, Holdout: in.Holdout, Tags: tags,
 		CreatedAt: now, UpdatedAt: now, Variants: variants,
 		WinnerMinPerArm: 100, WinnerMinChance: 0.95, WinnerFallback: "control",
@@ -358,22 +350,19 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 			return err
 		}
 		if len(in.KeyResultIDs) > 0 {
-			if err := s.linker(ctx, tx, teamID, e.ID, in.KeyResultIDs); err != nil {
+			if err := s.linker.LinkNewExperiment(ctx, tx, teamID, e.ID, in.KeyResultIDs); err != nil {
 				return err
 			}
 		}
-		var links []link
 		for _, v := range variants {
 			v.ExperimentID = e.ID
-			for i, u := range v.Links {
-				links = append(links, link{VariantID: v.ID, Idx: i, ExperimentID: e.ID, URL: u})
-			}
 		}
 		if _, err := tx.NewInsert().Model(&variants).Exec(ctx); err != nil {
 			return err
 		}
-		if len(links) > 0 {
-			if _, err := tx.NewInsert().Model(&links).Exec(ctx); err != nil {
+		links := s.clicks.WithTx(tx)
+		for _, v := range variants {
+			if err := links.SaveLinks(ctx, e.ID, v.ID, v.Links); err != nil {
 				return err
 			}
 		}
@@ -439,13 +428,9 @@ func (e *Experiment) fill() {
 }
 
 func (s *Service) loadLinks(ctx context.Context, e *Experiment) error {
-	var links []link
-	if err := s.db.NewSelect().Model(&links).Where("experiment_id = ?", e.ID).Order("variant_id", "idx").Scan(ctx); err != nil {
-		return fmt.Errorf("experiments: links: %w", err)
-	}
-	by := map[uuid.UUID][]string{}
-	for _, l := range links {
-		by[l.VariantID] = append(by[l.VariantID], l.URL)
+	by, err := s.clicks.LinksOf(ctx, e.ID)
+	if err != nil {
+		return err
 	}
 	for _, v := range e.Variants {
 		v.Links = by[v.ID]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slicelab/tracking"
 	"strings"
 	"time"
 
@@ -284,7 +285,7 @@ func (s *Service) assignAll(ctx context.Context, tx bun.Tx, e *Experiment, varia
 		}
 		rows := make([]Delivery, len(contacts))
 		for i, c := range contacts {
-			d := Delivery{ID: newID(), ExperimentID: e.ID, ContactID: c.ID, UpdatedAt: now, Batch: -1}
+			d := Delivery{ID: tracking.NewID(), ExperimentID: e.ID, ContactID: c.ID, UpdatedAt: now, Batch: -1}
 			arm := Assign(e.ID, c.ID, e.Holdout, weights)
 			if arm >= 0 {
 				d.VariantID = &variants[arm].ID

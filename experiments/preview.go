@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slicelab/tracking"
 	"strings"
 
 	"github.com/google/uuid"
@@ -103,7 +104,7 @@ func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, co
 		return nil, fmt.Errorf("experiments: test send: %w", err)
 	}
 	defer sess.Close()
-	msgID := newID()
+	msgID := tracking.NewID()
 	err = sess.Send(ctx, Message{DeliveryID: msgID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: w.from,
 		To: a.Address, Subject: "[Test] " + p.Subject, HTML: p.HTML, Text: p.Text, UnsubscribeURL: w.links.UnsubscribeURL(p.VariantID, uuid.Nil)})
 	if err != nil {

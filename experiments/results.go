@@ -92,19 +92,9 @@ func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error
 		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &del); err != nil {
 		return nil, fmt.Errorf("experiments: results: %w", err)
 	}
-	var clk []struct {
-		VariantID       uuid.UUID `bun:"variant_id"`
-		HumanClickers   int       `bun:"human_clickers"`
-		Clicks          int       `bun:"clicks"`
-		AutomatedClicks int       `bun:"automated_clicks"`
-	}
-	if err := s.db.NewSelect().Table("clicks").
-		ColumnExpr("variant_id").
-		ColumnExpr("count(DISTINCT CASE WHEN NOT automated THEN delivery_id END) AS human_clickers").
-		ColumnExpr("sum(CASE WHEN automated THEN 0 ELSE 1 END) AS clicks").
-		ColumnExpr("sum(CASE WHEN automated THEN 1 ELSE 0 END) AS automated_clicks").
-		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &clk); err != nil {
-		return nil, fmt.Errorf("experiments: results: %w", err)
+	clk, err := s.clicks.ClickCounts(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants))}
 	idx := map[uuid.UUID]int{}

@@ -291,10 +291,11 @@ func (w *Sender) variant(ctx context.Context, id uuid.UUID) (*compiled, int, err
 	if err := w.db.NewSelect().Model(&v).Column("subject", "html_compiled", "text_compiled").Where("id = ?", id).Scan(ctx); err != nil {
 		return nil, 0, fmt.Errorf("load variant %s: %w", id, err)
 	}
-	n, err := w.db.NewSelect().Table("links").Where("variant_id = ?", id).Count(ctx)
+	links, err := w.svc.clicks.VariantLinks(ctx, id)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load links of %s: %w", id, err)
+		return nil, 0, err
 	}
+	n := len(links)
 	c, errs := compileSources(v.Subject, v.HTMLCompiled, v.TextCompiled)
 	if len(errs) > 0 {
 		return nil, 0, fmt.Errorf("compile variant %s: %v", id, errs)
@@ -351,7 +352,7 @@ func (w *Sender) recordTx(ctx context.Context, job *river.Job[SendBatchArgs], ba
 	now time.Time, lastAttempt bool, retry, notAttempted *int) error {
 	*retry, *notAttempted = 0, 0
 	return w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		loc, err := tracking.TeamZone(ctx, tx, job.Args.ExperimentID)
+		loc, err := teamZone(ctx, tx, job.Args.ExperimentID)
 		if err != nil {
 			return err
 		}
@@ -362,15 +363,16 @@ func (w *Sender) recordTx(ctx context.Context, job *river.Job[SendBatchArgs], ba
 		sent := map[vw]int{}
 		for i, d := range batch {
 			if outcomes[i] == nil && d.VariantID != nil {
-				sent[vw{*d.VariantID, tracking.WeekKey(sentAt[i], loc)}]++
+				sent[vw{*d.VariantID, tracking.WeekOf(sentAt[i], loc).String()}]++
 			}
 		}
 		keys := slices.Collect(maps.Keys(sent))
 		slices.SortFunc(keys, func(a, b vw) int { // one lock order for every writer: no deadlocks
 			return cmp.Or(strings.Compare(a.variant.String(), b.variant.String()), strings.Compare(a.week, b.week))
 		})
+		counters := w.svc.clicks.WithTx(tx)
 		for _, k := range keys {
-			if err := tracking.BumpVariantWeek(ctx, tx, job.Args.ExperimentID, k.variant, k.week, sent[k], 0); err != nil {
+			if err := counters.AddSends(ctx, job.Args.ExperimentID, k.variant, k.week, sent[k], 0); err != nil {
 				return err
 			}
 		}
@@ -421,4 +423,14 @@ func truncateErr(s string) string {
 		return s[:1000]
 	}
 	return s
+}
+
+// teamZone is the time zone of an experiment's team, in which its send weeks are counted.
+func teamZone(ctx context.Context, db bun.IDB, experimentID uuid.UUID) (*time.Location, error) {
+	var t Team
+	if err := db.NewSelect().Model(&t).Column("time_zone").
+		Where("id = (SELECT team_id FROM experiments WHERE id = ?)", experimentID).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("team time zone: %w", err)
+	}
+	return t.Location(), nil
 }

@@ -9,12 +9,22 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
+
+	"slicelab/tracking"
 )
 
-// JobInserter is the part of a River client that Launch needs: inserting the
-// send jobs in the same transaction as the deliveries.
+// JobInserter is the part of a River client that the service needs:
+// inserting jobs in the same transaction as the rows they work on.
 type JobInserter interface {
 	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// KeyResultLinker links a new experiment to key results inside the
+// transaction that creates it. The OKR layer above provides it (experiments
+// knows nothing of key results); it returns a *ValidationError for ids that
+// are not key results of the team.
+type KeyResultLinker interface {
+	LinkNewExperiment(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, keyResultIDs []uuid.UUID) error
 }
 
 // Config holds what the service needs from the operator's configuration.
@@ -31,34 +41,34 @@ type Config struct {
 	ContactCooldown time.Duration
 }
 
+// Deps are the service's collaborators, built by the composition root.
+type Deps struct {
+	Jobs       JobInserter     // River client (insert-only is enough)
+	KeyResults KeyResultLinker // nil: experiments cannot be linked to key results at creation
+	Clicks     *tracking.Store // the click ledger's rollups and the tracked links
+	Now        func() time.Time
+}
+
 // Service owns the transactions of the experiments domain.
 type Service struct {
 	db     *bun.DB
 	jobs   JobInserter
-	linker Linker
+	linker KeyResultLinker
+	clicks *tracking.Store
 	cfg    Config
 	now    func() time.Time
 }
 
-// Linker links a new experiment to key results inside the transaction that
-// creates it; the OKR layer above provides it (experiments knows nothing of
-// key results). It returns a *ValidationError for ids that are not the team's.
-type Linker func(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, keyResultIDs []uuid.UUID) error
-
-// SetLinker sets the key-result linker.
-func (s *Service) SetLinker(l Linker) { s.linker = l }
-
-// NewService builds the service; jobs may be set later with SetJobs (the River
-// client needs the workers, which need the service).
-func NewService(db *bun.DB, cfg Config, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// NewService builds the service.
+func NewService(db *bun.DB, cfg Config, deps Deps) *Service {
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
 	}
-	return &Service{db: db, cfg: cfg, now: now}
+	if deps.Clicks == nil {
+		deps.Clicks = tracking.NewStore(db)
+	}
+	return &Service{db: db, jobs: deps.Jobs, linker: deps.KeyResults, clicks: deps.Clicks, cfg: cfg, now: deps.Now}
 }
-
-// SetJobs sets the River client used to enqueue send jobs.
-func (s *Service) SetJobs(j JobInserter) { s.jobs = j }

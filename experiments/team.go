@@ -2,11 +2,7 @@ package experiments
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -15,66 +11,32 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"slicelab/tracking"
 )
 
-// Team owns contacts, experiments and everything else.
+// Team owns contacts, experiments and everything else; people belong to it
+// through memberships (identity.go).
 type Team struct {
 	bun.BaseModel `bun:"table:teams"`
 
 	ID        uuid.UUID `bun:"id,pk,type:uuid" json:"id"`
 	Slug      string    `bun:"slug" json:"slug"`
 	Name      string    `bun:"name" json:"name"`
+	TimeZone  string    `bun:"time_zone" json:"time_zone"` // IANA name; ISO weeks are counted in it
 	CreatedAt time.Time `bun:"created_at" json:"created_at"`
 }
 
-// Role is what a token may do: viewer reads, editor creates and launches, admin does everything.
-type Role string
-
-// Roles.
-const (
-	RoleViewer Role = "viewer"
-	RoleEditor Role = "editor"
-	RoleAdmin  Role = "admin"
-)
-
-func (r Role) rank() int {
-	switch r {
-	case RoleViewer:
-		return 1
-	case RoleEditor:
-		return 2
-	case RoleAdmin:
-		return 3
+// Location is the team's time zone (UTC when unset or unknown).
+func (t Team) Location() *time.Location {
+	if t.TimeZone == "" {
+		return time.UTC
 	}
-	return 0
-}
-
-// Allows tells whether r includes need.
-func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && need.rank() > 0 }
-
-// ParseRole checks a role name.
-func ParseRole(s string) (Role, error) {
-	r := Role(s)
-	if r.rank() == 0 {
-		return "", &ValidationError{Fields: map[string]string{"role": fmt.Sprintf("%q is not one of viewer, editor, admin", s)}}
+	loc, err := time.LoadLocation(t.TimeZone)
+	if err != nil {
+		return time.UTC
 	}
-	return r, nil
-}
-
-// Principal is the caller behind an API token.
-type Principal struct {
-	Team Team
-	Role Role
-}
-
-type apiToken struct {
-	bun.BaseModel `bun:"table:api_tokens"`
-
-	ID        uuid.UUID `bun:"id,pk,type:uuid"`
-	TeamID    uuid.UUID `bun:"team_id,type:uuid"`
-	Role      Role      `bun:"role"`
-	TokenHash string    `bun:"token_hash"`
-	CreatedAt time.Time `bun:"created_at"`
+	return loc
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -95,84 +57,58 @@ func (s *Service) CreateTeam(ctx context.Context, slug, name string) (Team, erro
 	if err := fe.err(); err != nil {
 		return Team{}, err
 	}
-	t := Team{ID: newID(), Slug: slug, Name: name, CreatedAt: s.now().UTC()}
+	t := Team{ID: tracking.NewID(), Slug: slug, Name: name, TimeZone: "UTC", CreatedAt: s.now().UTC()}
 	exists, err := s.db.NewSelect().Model((*Team)(nil)).Where("slug = ?", slug).Exists(ctx)
 	if err != nil {
-		return Team{}, fmt.Errorf("experiments: create team: %w", err)
+		return Team{}, fmt.Errorf("create team: %w", err)
 	}
 	if exists {
 		return Team{}, &ConflictError{Reason: fmt.Sprintf("team %q already exists", slug)}
 	}
 	if _, err := s.db.NewInsert().Model(&t).Exec(ctx); err != nil {
-		return Team{}, fmt.Errorf("experiments: create team: %w", err)
+		return Team{}, fmt.Errorf("create team: %w", err)
 	}
 	return t, nil
 }
 
 // TeamBySlug finds a team.
 func (s *Service) TeamBySlug(ctx context.Context, slug string) (Team, error) {
+	return s.team(ctx, "slug = ?", slug)
+}
+
+// Team finds a team by id.
+func (s *Service) Team(ctx context.Context, id uuid.UUID) (Team, error) {
+	return s.team(ctx, "id = ?", id)
+}
+
+func (s *Service) team(ctx context.Context, where string, arg any) (Team, error) {
 	var t Team
-	err := s.db.NewSelect().Model(&t).Where("slug = ?", slug).Scan(ctx)
+	err := s.db.NewSelect().Model(&t).Where(where, arg).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Team{}, fmt.Errorf("experiments: team %q: %w", slug, ErrNotFound)
+		return Team{}, fmt.Errorf("team %v: %w", arg, ErrNotFound)
 	}
 	if err != nil {
-		return Team{}, fmt.Errorf("experiments: team %q: %w", slug, err)
+		return Team{}, fmt.Errorf("team %v: %w", arg, err)
 	}
 	return t, nil
 }
 
-// CreateToken makes a new API token for a team and returns it; only its hash is stored.
-func (s *Service) CreateToken(ctx context.Context, teamSlug string, role Role) (string, error) {
-	if _, err := ParseRole(string(role)); err != nil {
-		return "", err
+// Teams lists every team, by slug.
+func (s *Service) Teams(ctx context.Context) ([]Team, error) {
+	out := []Team{}
+	if err := s.db.NewSelect().Model(&out).Order("slug").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
 	}
-	t, err := s.TeamBySlug(ctx, teamSlug)
-	if err != nil {
-		return "", err
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("experiments: token: %w", err)
-	}
-	token := "slk_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	row := apiToken{ID: newID(), TeamID: t.ID, Role: role, TokenHash: hashToken(token), CreatedAt: s.now().UTC()}
-	if _, err := s.db.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return "", fmt.Errorf("experiments: token: %w", err)
-	}
-	return token, nil
+	return out, nil
 }
 
-// Authenticate resolves a bearer token to its team and role.
-func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
-	if token == "" {
-		return Principal{}, ErrUnauthorized
+// SetTimeZone sets the IANA time zone in which the team's ISO weeks are counted.
+func (s *Service) SetTimeZone(ctx context.Context, teamID uuid.UUID, tz string) (Team, error) {
+	if _, err := time.LoadLocation(tz); err != nil || tz == "" || strings.EqualFold(tz, "local") {
+		return Team{}, &ValidationError{Fields: map[string]string{"time_zone": fmt.Sprintf("%q is not an IANA time zone such as Europe/Berlin", tz)}}
 	}
-	var row struct {
-		Role Role `bun:"role"`
-		Team
+	if _, err := s.db.NewUpdate().Model((*Team)(nil)).Set("time_zone = ?", tz).Where("id = ?", teamID).Exec(ctx); err != nil {
+		return Team{}, fmt.Errorf("set time zone: %w", err)
 	}
-	err := s.db.NewSelect().TableExpr("api_tokens AS k").Join("JOIN teams AS t ON t.id = k.team_id").
-		ColumnExpr("k.role, t.id, t.slug, t.name, t.created_at").
-		Where("k.token_hash = ?", hashToken(token)).Scan(ctx, &row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Principal{}, ErrUnauthorized
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("experiments: authenticate: %w", err)
-	}
-	return Principal{Team: row.Team, Role: row.Role}, nil
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-func newID() uuid.UUID {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.New()
-	}
-	return id
+	return s.Team(ctx, teamID)
 }

@@ -106,24 +106,15 @@ func (s *Service) Verdict(ctx context.Context, teamID, id uuid.UUID) (Verdict, e
 		Order("position").Scan(ctx); err != nil {
 		return Verdict{}, fmt.Errorf("experiments: verdict of %s: %w", id, err)
 	}
-	var totals []struct {
-		VariantID uuid.UUID `bun:"variant_id"`
-		Sent      int       `bun:"sent"`
-		Clicked   int       `bun:"clicked"`
-	}
-	if err := s.db.NewSelect().Table("variant_weekly").ColumnExpr("variant_id, sum(sent) AS sent, sum(clicked) AS clicked").
-		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &totals); err != nil {
-		return Verdict{}, fmt.Errorf("experiments: verdict of %s: %w", id, err)
-	}
-	by := map[uuid.UUID][2]int{}
-	for _, t := range totals {
-		by[t.VariantID] = [2]int{t.Sent, t.Clicked}
+	by, err := s.clicks.SendTotals(ctx, id)
+	if err != nil {
+		return Verdict{}, err
 	}
 	r := &Results{}
 	for _, v := range variants {
 		c := by[v.ID]
 		r.Variants = append(r.Variants, VariantResult{ID: v.ID, Name: v.Name, Control: v.Control, Weight: v.Weight,
-			Assigned: c[0], Sent: c[0], HumanClickers: c[1]})
+			Assigned: c.Sent, Sent: c.Sent, HumanClickers: c.Clicked})
 	}
 	r.fillStats()
 	return verdict(&e, r), nil

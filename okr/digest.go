@@ -3,16 +3,13 @@ package okr
 import (
 	"context"
 	"fmt"
-	"html/template"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"slicelab/experiments"
+	"slicelab/tracking"
 )
 
 // WeeklyAt is a River schedule that fires once a week, on day at hour:00 UTC.
@@ -53,27 +50,22 @@ func (DigestEmailArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// JobInserter is the part of a River client that queues the per-member emails.
+type JobInserter interface {
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
 // Digests sends the Monday digest (product.md §8).
 type Digests struct {
-	svc      *Service
-	mailer   experiments.Mailer
-	from     string
-	baseURL  string
-	inserter interface {
-		InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
-	}
+	svc  *Service
+	mail Mail
+	tmpl EmailTemplate
+	jobs JobInserter
 }
 
-// NewDigests builds the digest workers; baseURL is the service's absolute URL.
-func NewDigests(svc *Service, mailer experiments.Mailer, from, baseURL string) *Digests {
-	return &Digests{svc: svc, mailer: mailer, from: from, baseURL: strings.TrimRight(baseURL, "/")}
-}
-
-// SetInserter sets the River client that queues the per-member emails.
-func (d *Digests) SetInserter(c interface {
-	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
-}) {
-	d.inserter = c
+// NewDigests builds the digest workers.
+func NewDigests(svc *Service, mail Mail, tmpl EmailTemplate, jobs JobInserter) *Digests {
+	return &Digests{svc: svc, mail: mail, tmpl: tmpl, jobs: jobs}
 }
 
 // QueueWorker is the River worker of DigestArgs.
@@ -89,18 +81,15 @@ type digestQueue struct {
 
 // Work queues one email per member of every team, for the week that just ended in the team's time zone.
 func (q *digestQueue) Work(ctx context.Context, _ *river.Job[DigestArgs]) error {
-	var teams []experiments.Team
-	if err := q.d.svc.db.NewSelect().Model(&teams).Scan(ctx); err != nil {
-		return fmt.Errorf("okr: digest: %w", err)
+	svc := q.d.svc
+	teams, err := svc.exps.Teams(ctx)
+	if err != nil {
+		return err
 	}
 	var params []river.InsertManyParams
 	for _, t := range teams {
-		loc, err := q.d.svc.Location(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		week := WeekOf(q.d.svc.now(), loc).Prev()
-		members, err := q.d.svc.Members(ctx, t.ID)
+		week := tracking.WeekOf(svc.now(), t.Location()).Prev()
+		members, err := svc.exps.Members(ctx, t.ID)
 		if err != nil {
 			return err
 		}
@@ -111,7 +100,7 @@ func (q *digestQueue) Work(ctx context.Context, _ *river.Job[DigestArgs]) error 
 	if len(params) == 0 {
 		return nil
 	}
-	_, err := q.d.inserter.InsertMany(ctx, params)
+	_, err = q.d.jobs.InsertMany(ctx, params)
 	return err
 }
 
@@ -123,15 +112,15 @@ type digestEmail struct {
 // Work sends one digest.
 func (w *digestEmail) Work(ctx context.Context, job *river.Job[DigestEmailArgs]) error {
 	d := w.d
-	var team experiments.Team
-	if err := d.svc.db.NewSelect().Model(&team).Where("id = ?", job.Args.TeamID).Scan(ctx); err != nil {
-		return fmt.Errorf("okr: digest team: %w", err)
+	team, err := d.svc.exps.Team(ctx, job.Args.TeamID)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("okr: digest team: %w", err)) // removed since: nothing to send
 	}
-	m, err := d.svc.Member(ctx, team.ID, job.Args.MemberID)
+	m, err := d.svc.exps.Member(ctx, team.ID, job.Args.MemberID)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("okr: digest member: %w", err)) // removed since: nothing to send
 	}
-	week, err := ParseWeek(job.Args.Week)
+	week, err := tracking.ParseWeek(job.Args.Week)
 	if err != nil {
 		return river.JobCancel(err)
 	}
@@ -139,86 +128,15 @@ func (w *digestEmail) Work(ctx context.Context, job *river.Job[DigestEmailArgs])
 	if err != nil {
 		return err
 	}
-	msg, err := d.message(r, team, m)
+	link := d.mail.link(fmt.Sprintf("/api/v1/teams/%s/reports/weekly?week=%s", team.Slug, r.Week))
+	msg, err := d.mail.message(d.tmpl, "digest", m, map[string]any{"R": r, "Team": team, "Link": link})
 	if err != nil {
 		return err
 	}
-	sess, err := d.mailer.Open(ctx)
+	sess, err := d.mail.Mailer.Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
 	return sess.Send(ctx, msg)
 }
-
-// message renders the digest as text and HTML.
-func (d *Digests) message(r *Review, team experiments.Team, m Member) (experiments.Message, error) {
-	link := fmt.Sprintf("%s/api/v1/teams/%s/reports/weekly?week=%s", d.baseURL, team.Slug, r.Week)
-	var text strings.Builder
-	fmt.Fprintf(&text, "Weekly review of %s, %s\n\n", team.Name, r.Week)
-	for _, o := range r.Objectives {
-		fmt.Fprintf(&text, "%s: score %s (%s)\n", o.Title, fmtNum(o.Score, 2), o.Colour)
-		for _, k := range o.KeyResults {
-			fmt.Fprintf(&text, "  - %s: %s, progress %s of %s expected, %s\n", k.Title, fmtNum(k.Value, 4), fmtPct(k.Progress),
-				fmtPct(&k.ExpectedProgress), strings.ReplaceAll(string(k.Status), "_", " "))
-		}
-	}
-	if len(r.Experiments) > 0 {
-		text.WriteString("\nExperiments this week:\n")
-		for _, e := range r.Experiments {
-			fmt.Fprintf(&text, "  - %s (%s): %d sent, %d human clickers, verdict %s: %s\n", e.Name, orDash(e.Initiative), e.Sent,
-				e.HumanClickers, strings.ReplaceAll(e.Verdict.State, "_", " "), e.Verdict.Reason)
-		}
-	}
-	fmt.Fprintf(&text, "\nThe whole review (JSON; add &format=csv for CSV): %s\n", link)
-	var html strings.Builder
-	if err := digestHTML.Execute(&html, map[string]any{"R": r, "Team": team, "Link": link}); err != nil {
-		return experiments.Message{}, err
-	}
-	domain := d.from[strings.LastIndexByte(d.from, '@')+1:]
-	domain = strings.TrimRight(domain, ">")
-	return experiments.Message{DeliveryID: newID(), MessageID: "digest-" + newID().String() + "@" + domain, From: d.from,
-		To: m.Email, ToName: m.Name, Subject: fmt.Sprintf("Weekly review of %s, %s", team.Name, r.Week),
-		Text: text.String(), HTML: html.String()}, nil
-}
-
-var digestHTML = template.Must(template.New("digest").Funcs(template.FuncMap{
-	"num":   func(p *float64) string { return fmtNum(p, 4) },
-	"pct":   fmtPct,
-	"words": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
-}).Parse(`<h2>Weekly review of {{.Team.Name}}, {{.R.Week}}</h2>
-{{range .R.Objectives}}<h3>{{.Title}}: score {{num .Score}} ({{.Colour}})</h3>
-<table cellpadding="4"><tr><th align="left">Key result</th><th>Value</th><th>Progress</th><th>Expected</th><th>Status</th></tr>
-{{range .KeyResults}}<tr><td>{{.Title}}</td><td>{{num .Value}}</td><td>{{pct .Progress}}</td><td>{{pct .ExpectedProgress}}</td><td>{{words .Status}}</td></tr>
-{{end}}</table>{{end}}
-{{if .R.Experiments}}<h3>Experiments this week</h3><ul>{{range .R.Experiments}}<li>{{.Name}}: {{.Sent}} sent, {{.HumanClickers}} human clickers, {{words .Verdict.State}}: {{.Verdict.Reason}}</li>{{end}}</ul>{{end}}
-<p><a href="{{.Link}}">The whole review</a></p>`))
-
-func fmtNum(p *float64, digits int) string {
-	if p == nil {
-		return "-"
-	}
-	return strconvFormat(*p, digits)
-}
-
-func fmtPct(v any) string {
-	switch p := v.(type) {
-	case *float64:
-		if p == nil {
-			return "-"
-		}
-		return strconvFormat(*p*100, 3) + "%"
-	case float64:
-		return strconvFormat(p*100, 3) + "%"
-	}
-	return "-"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func strconvFormat(x float64, digits int) string { return strconv.FormatFloat(x, 'g', digits, 64) }

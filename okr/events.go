@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"slicelab/experiments"
+	"slicelab/tracking"
 )
 
 // Event is a conversion reported by the product.
@@ -51,50 +52,24 @@ func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []Event
 	}
 	now := s.now().UTC()
 	fe := map[string]string{}
-	emails := map[string]bool{}
-	for _, e := range in {
-		if e.Email != "" {
-			emails[strings.ToLower(strings.TrimSpace(e.Email))] = true
-		}
-	}
-	byEmail := map[string]uuid.UUID{}
-	if len(emails) > 0 {
-		keys := make([]string, 0, len(emails))
-		for k := range emails {
-			keys = append(keys, k)
-		}
-		var rows []struct {
-			ID       uuid.UUID `bun:"id"`
-			EmailKey string    `bun:"email_key"`
-		}
-		if err := s.db.NewSelect().Table("contacts").Column("id", "email_key").Where("team_id = ?", teamID).
-			Where("email_key IN (?)", bun.In(keys)).Scan(ctx, &rows); err != nil {
-			return 0, fmt.Errorf("okr: events: %w", err)
-		}
-		for _, r := range rows {
-			byEmail[r.EmailKey] = r.ID
-		}
-	}
+	var keys []string
 	var ids []uuid.UUID
 	for _, e := range in {
+		if e.Email != "" {
+			keys = append(keys, strings.ToLower(strings.TrimSpace(e.Email)))
+		}
 		if e.ContactID != nil {
 			ids = append(ids, *e.ContactID)
 		}
 	}
-	known := map[uuid.UUID]bool{}
-	if len(ids) > 0 {
-		var mine []uuid.UUID
-		if err := s.db.NewSelect().Table("contacts").Column("id").Where("team_id = ?", teamID).Where("id IN (?)", bun.In(ids)).Scan(ctx, &mine); err != nil {
-			return 0, fmt.Errorf("okr: events: %w", err)
-		}
-		for _, id := range mine {
-			known[id] = true
-		}
+	byEmail, known, err := s.exps.ContactRefs(ctx, teamID, keys, ids)
+	if err != nil {
+		return 0, fmt.Errorf("okr: events: %w", err)
 	}
 	rows := make([]Event, 0, len(in))
 	for i, e := range in {
 		p := fmt.Sprintf("events[%d].", i+1)
-		ev := Event{ID: newID(), TeamID: teamID, Name: strings.TrimSpace(e.Name), Value: 1, OccurredAt: now, CreatedAt: now}
+		ev := Event{ID: tracking.NewID(), TeamID: teamID, Name: strings.TrimSpace(e.Name), Value: 1, OccurredAt: now, CreatedAt: now}
 		if ev.Name == "" || len(ev.Name) > 200 {
 			fe[p+"name"] = "is required (at most 200 characters)"
 		}
@@ -130,14 +105,8 @@ func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []Event
 	if len(fe) > 0 {
 		return 0, &experiments.ValidationError{Fields: fe}
 	}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for start := 0; start < len(rows); start += 500 {
-			part := rows[start:min(start+500, len(rows))]
-			if _, err := tx.NewInsert().Model(&part).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return s.st.with(tx).insertEvents(ctx, rows)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("okr: events: %w", err)

@@ -2,8 +2,6 @@ package okr
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"slicelab/experiments"
+	"slicelab/tracking"
 )
 
 // Objective kinds.
@@ -140,9 +139,9 @@ func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in Obje
 	if len(fe) > 0 {
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
-	o := &Objective{ID: newID(), TeamID: teamID, Title: title, PeriodLabel: p.Label, PeriodStart: p.Start.Format(time.DateOnly),
+	o := &Objective{ID: tracking.NewID(), TeamID: teamID, Title: title, PeriodLabel: p.Label, PeriodStart: p.Start.Format(time.DateOnly),
 		PeriodEnd: p.End.Format(time.DateOnly), Kind: kind, CreatedAt: s.now().UTC(), KeyResults: []*KeyResult{}}
-	if _, err := s.db.NewInsert().Model(o).Exec(ctx); err != nil {
+	if err := s.st.insertObjective(ctx, o); err != nil {
 		return nil, fmt.Errorf("okr: create objective: %w", err)
 	}
 	return o, nil
@@ -150,59 +149,32 @@ func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in Obje
 
 // Objectives lists a team's objectives with their key results.
 func (s *Service) Objectives(ctx context.Context, teamID uuid.UUID) ([]*Objective, error) {
-	var out []*Objective
-	err := s.db.NewSelect().Model(&out).Relation("KeyResults", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Order("position")
-	}).Where("o.team_id = ?", teamID).Order("o.period_start", "o.created_at").Scan(ctx)
+	out, err := s.st.objectives(ctx, teamID)
 	if err != nil {
 		return nil, fmt.Errorf("okr: objectives: %w", err)
 	}
-	if err := s.loadLinks(ctx, out); err != nil {
-		return nil, err
+	var ids []uuid.UUID
+	for _, o := range out {
+		for _, k := range o.KeyResults {
+			ids = append(ids, k.ID)
+		}
+	}
+	links, err := s.st.experimentLinks(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("okr: key result links: %w", err)
+	}
+	for _, o := range out {
+		for _, k := range o.KeyResults {
+			k.ExperimentIDs = links[k.ID]
+			if k.ExperimentIDs == nil {
+				k.ExperimentIDs = []uuid.UUID{}
+			}
+		}
 	}
 	if out == nil {
 		out = []*Objective{}
 	}
 	return out, nil
-}
-
-func (s *Service) loadLinks(ctx context.Context, objs []*Objective) error {
-	var ids []uuid.UUID
-	for _, o := range objs {
-		for _, k := range o.KeyResults {
-			ids = append(ids, k.ID)
-			k.ExperimentIDs = []uuid.UUID{}
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	var links []krExperiment
-	if err := s.db.NewSelect().Model(&links).Where("key_result_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
-		return fmt.Errorf("okr: key result links: %w", err)
-	}
-	by := map[uuid.UUID][]uuid.UUID{}
-	for _, l := range links {
-		by[l.KeyResultID] = append(by[l.KeyResultID], l.ExperimentID)
-	}
-	for _, o := range objs {
-		for _, k := range o.KeyResults {
-			if v := by[k.ID]; v != nil {
-				k.ExperimentIDs = v
-			}
-		}
-	}
-	return nil
-}
-
-// objective loads one objective of a team (another team's is ErrNotFound).
-func (s *Service) objective(ctx context.Context, teamID, id uuid.UUID) (*Objective, error) {
-	o := new(Objective)
-	err := s.db.NewSelect().Model(o).Where("o.id = ?", id).Where("o.team_id = ?", teamID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("okr: objective %s: %w", id, experiments.ErrNotFound)
-	}
-	return o, err
 }
 
 // KeyResultInput is a key result as posted.
@@ -222,12 +194,12 @@ type KeyResultInput struct {
 
 // CreateKeyResult adds a key result to an objective of the team.
 func (s *Service) CreateKeyResult(ctx context.Context, teamID, objectiveID uuid.UUID, in KeyResultInput) (*KeyResult, error) {
-	o, err := s.objective(ctx, teamID, objectiveID)
+	o, err := s.st.objective(ctx, teamID, objectiveID)
 	if err != nil {
 		return nil, err
 	}
 	fe := map[string]string{}
-	k := &KeyResult{ID: newID(), ObjectiveID: o.ID, TeamID: teamID, Title: strings.TrimSpace(in.Title), Type: in.Type,
+	k := &KeyResult{ID: tracking.NewID(), ObjectiveID: o.ID, TeamID: teamID, Title: strings.TrimSpace(in.Title), Type: in.Type,
 		Start: in.Start, Target: in.Target, Comparison: in.Comparison, Unit: strings.TrimSpace(in.Unit), Source: in.Source,
 		EventName: strings.TrimSpace(in.EventName), EventAgg: in.EventAgg, AttributionWindow: 7 * 24 * 3600, CreatedAt: s.now().UTC()}
 	if k.Title == "" {
@@ -301,14 +273,11 @@ func (s *Service) CreateKeyResult(ctx context.Context, teamID, objectiveID uuid.
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := tx.NewSelect().Table("key_results").ColumnExpr("COALESCE(MAX(position), -1) + 1").
-			Where("objective_id = ?", o.ID).Scan(ctx, &k.Position); err != nil {
+		st := s.st.with(tx)
+		if err := st.insertKeyResult(ctx, k); err != nil {
 			return err
 		}
-		if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
-			return err
-		}
-		return linkTx(ctx, tx, k.ID, in.ExperimentIDs)
+		return st.link(ctx, k.ID, in.ExperimentIDs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("okr: create key result: %w", err)
@@ -319,17 +288,9 @@ func (s *Service) CreateKeyResult(ctx context.Context, teamID, objectiveID uuid.
 
 // checkExperiments adds a field error for every id that is not an experiment of the team.
 func (s *Service) checkExperiments(ctx context.Context, teamID uuid.UUID, ids []uuid.UUID, fe map[string]string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	var mine []uuid.UUID
-	if err := s.db.NewSelect().Table("experiments").Column("id").Where("team_id = ?", teamID).
-		Where("id IN (?)", bun.In(ids)).Scan(ctx, &mine); err != nil {
-		return fmt.Errorf("okr: check experiments: %w", err)
-	}
-	ok := map[uuid.UUID]bool{}
-	for _, id := range mine {
-		ok[id] = true
+	ok, err := s.exps.OfTeam(ctx, teamID, ids)
+	if err != nil {
+		return err
 	}
 	for i, id := range ids {
 		if !ok[id] {
@@ -339,31 +300,9 @@ func (s *Service) checkExperiments(ctx context.Context, teamID uuid.UUID, ids []
 	return nil
 }
 
-func linkTx(ctx context.Context, tx bun.IDB, krID uuid.UUID, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	rows := make([]krExperiment, len(ids))
-	for i, id := range ids {
-		rows[i] = krExperiment{KeyResultID: krID, ExperimentID: id}
-	}
-	_, err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Exec(ctx)
-	return err
-}
-
-// keyResult loads one key result of a team.
-func (s *Service) keyResult(ctx context.Context, teamID, id uuid.UUID) (*KeyResult, error) {
-	k := new(KeyResult)
-	err := s.db.NewSelect().Model(k).Where("k.id = ?", id).Where("k.team_id = ?", teamID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("okr: key result %s: %w", id, experiments.ErrNotFound)
-	}
-	return k, err
-}
-
 // LinkExperiment links an experiment of the team to a clicks, ctr or events key result.
 func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID uuid.UUID) error {
-	k, err := s.keyResult(ctx, teamID, krID)
+	k, err := s.st.keyResult(ctx, teamID, krID)
 	if err != nil {
 		return err
 	}
@@ -378,11 +317,7 @@ func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID
 		return &experiments.ValidationError{Fields: map[string]string{"experiment_id": fe["experiment_ids[0]"]}}
 	}
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := linkTx(ctx, tx, krID, []uuid.UUID{experimentID}); err != nil {
-			return err
-		}
-		_, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", krID).Exec(ctx)
-		return err
+		return s.st.with(tx).link(ctx, krID, []uuid.UUID{experimentID})
 	})
 }
 
@@ -396,26 +331,26 @@ type CheckInInput struct {
 
 // CheckIn records (or replaces) the week's check-in of a key result.
 func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckInInput) (*CheckIn, error) {
-	k, err := s.keyResult(ctx, teamID, krID)
+	k, err := s.st.keyResult(ctx, teamID, krID)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.objective(ctx, teamID, k.ObjectiveID)
+	o, err := s.st.objective(ctx, teamID, k.ObjectiveID)
 	if err != nil {
 		return nil, err
 	}
-	loc, err := s.Location(ctx, teamID)
+	loc, err := s.location(ctx, teamID)
 	if err != nil {
 		return nil, err
 	}
 	fe := map[string]string{}
-	w, err := ParseWeek(in.Week)
+	w, err := tracking.ParseWeek(in.Week)
 	switch {
 	case err != nil:
 		fe["week"] = err.Error()
 	case !o.Period().Contains(w):
 		fe["week"] = fmt.Sprintf("%s is outside the objective's period %s", w, o.PeriodLabel)
-	case WeekOf(s.now(), loc).Before(w):
+	case tracking.WeekOf(s.now(), loc).Before(w):
 		fe["week"] = fmt.Sprintf("%s has not started yet", w)
 	}
 	if in.Confidence != nil && (*in.Confidence < 0 || *in.Confidence > 10) {
@@ -436,17 +371,10 @@ func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckI
 	if len(fe) > 0 {
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
-	c := &CheckIn{ID: newID(), KeyResultID: k.ID, Week: w.String(), Value: in.Value, Confidence: in.Confidence,
+	c := &CheckIn{ID: tracking.NewID(), KeyResultID: k.ID, Week: w.String(), Value: in.Value, Confidence: in.Confidence,
 		Note: strings.TrimSpace(in.Note), CreatedAt: s.now().UTC()}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewDelete().Table("check_ins").Where("key_result_id = ?", k.ID).Where("week = ?", c.Week).Exec(ctx); err != nil {
-			return err
-		}
-		if _, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", k.ID).Where("week = ?", c.Week).Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.NewInsert().Model(c).Exec(ctx)
-		return err
+		return s.st.with(tx).replaceCheckIn(ctx, c)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("okr: check-in: %w", err)

@@ -2,18 +2,16 @@ package okr
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"slicelab/experiments"
 	"slicelab/experiments/stats"
+	"slicelab/tracking"
 )
 
 // Review is the weekly review of a team (product.md §8, §13).
@@ -123,11 +121,8 @@ const trendWeeks = 6
 // time zone. It reads the rollups the click ledger keeps, so it stays fast as
 // clicks grow; it is computed when asked, so late clicks and reclassified
 // bot clicks are always reflected in every week shown.
-func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week Week) (*Review, error) {
-	loc, err := s.Location(ctx, team.ID)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week tracking.Week) (*Review, error) {
+	loc := team.Location()
 	from, to := week.Range(loc)
 	r := &Review{Team: team.Slug, Week: week.String(), Start: from, End: to, TimeZone: loc.String(),
 		Objectives: []ObjectiveReview{}, Experiments: []ExperimentWeek{}, Initiatives: []Initiative{}}
@@ -135,9 +130,13 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 	if err != nil {
 		return nil, err
 	}
-	names, err := s.experimentNames(ctx, team.ID)
+	exps, err := s.exps.Summaries(ctx, team.ID)
 	if err != nil {
 		return nil, err
+	}
+	names := make(map[uuid.UUID]string, len(exps))
+	for _, e := range exps {
+		names[e.ID] = e.Name
 	}
 	for _, o := range objs {
 		p := o.Period()
@@ -161,7 +160,7 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 		}
 		r.Objectives = append(r.Objectives, or)
 	}
-	if err := s.experimentsOfWeek(ctx, team.ID, week, from, to, r); err != nil {
+	if err := s.experimentsOfWeek(ctx, team.ID, exps, week, from, to, r); err != nil {
 		return nil, err
 	}
 	alloc, err := s.AllocationReport(ctx, team.ID, week)
@@ -172,24 +171,9 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 	return r, nil
 }
 
-func (s *Service) experimentNames(ctx context.Context, teamID uuid.UUID) (map[uuid.UUID]string, error) {
-	var rows []struct {
-		ID   uuid.UUID `bun:"id"`
-		Name string    `bun:"name"`
-	}
-	if err := s.db.NewSelect().Table("experiments").Column("id", "name").Where("team_id = ?", teamID).Scan(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("okr: review: %w", err)
-	}
-	m := make(map[uuid.UUID]string, len(rows))
-	for _, r := range rows {
-		m[r.ID] = r.Name
-	}
-	return m, nil
-}
-
 // reviewKR computes one key result for the last of weeks (the weeks of its
 // period up to the report week); total is the number of weeks in the period.
-func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, total int, loc *time.Location, names map[uuid.UUID]string) (KRReview, error) {
+func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []tracking.Week, total int, loc *time.Location, names map[uuid.UUID]string) (KRReview, error) {
 	week := weeks[len(weeks)-1]
 	kr := KRReview{ID: k.ID, Title: k.Title, Type: k.Type, Source: k.Source, Unit: k.Unit, Start: k.Start, Target: k.Target,
 		Trend: []TrendPoint{}, Contributions: []Contribution{}}
@@ -197,12 +181,12 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 	if err != nil {
 		return kr, err
 	}
-	var checkIn CheckIn
-	switch err := s.db.NewSelect().Model(&checkIn).Where("key_result_id = ?", k.ID).Where("week = ?", week.String()).Scan(ctx); {
-	case err == nil:
-		kr.Confidence, kr.Note = checkIn.Confidence, checkIn.Note
-	case !errors.Is(err, sql.ErrNoRows):
+	cs, err := s.st.checkIns(ctx, k.ID, []tracking.Week{week})
+	if err != nil {
 		return kr, fmt.Errorf("okr: check-in: %w", err)
+	}
+	if len(cs) == 1 {
+		kr.Confidence, kr.Note = cs[0].Confidence, cs[0].Note
 	}
 	kr.Value = series[week]
 	for _, w := range weeks[max(0, len(weeks)-trendWeeks):] {
@@ -264,38 +248,25 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 	return kr, err
 }
 
-type snapshot struct {
-	bun.BaseModel `bun:"table:kr_snapshots"`
-
-	KeyResultID uuid.UUID `bun:"key_result_id,pk,type:uuid"`
-	Week        string    `bun:"week,pk"`
-	Value       *float64  `bun:"value"`
-	ComputedAt  time.Time `bun:"computed_at"`
-}
-
 // seriesCached is series with the weeks before last week taken from, and
 // kept in, kr_snapshots: only the current and the previous week are
 // computed every time (late clicks land there), so the cost of a review does
 // not grow with the history. Check-ins and new links drop the snapshots
 // they change.
-func (s *Service) seriesCached(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, loc *time.Location) (map[Week]*float64, error) {
-	lastWeek := WeekOf(s.now(), loc).Prev()
-	keys := make([]string, len(weeks))
-	for i, w := range weeks {
-		keys[i] = w.String()
-	}
-	var snaps []snapshot
-	if err := s.db.NewSelect().Model(&snaps).Where("key_result_id = ?", k.ID).Where("week IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+func (s *Service) seriesCached(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []tracking.Week, loc *time.Location) (map[tracking.Week]*float64, error) {
+	lastWeek := tracking.WeekOf(s.now(), loc).Prev()
+	snaps, err := s.st.snapshots(ctx, k.ID, weeks)
+	if err != nil {
 		return nil, fmt.Errorf("okr: snapshots: %w", err)
 	}
-	out := make(map[Week]*float64, len(weeks))
-	have := map[Week]bool{}
+	out := make(map[tracking.Week]*float64, len(weeks))
+	have := map[tracking.Week]bool{}
 	for _, sn := range snaps {
-		if w, err := ParseWeek(sn.Week); err == nil && w.Before(lastWeek) {
+		if w, err := tracking.ParseWeek(sn.Week); err == nil && w.Before(lastWeek) {
 			out[w], have[w] = sn.Value, true
 		}
 	}
-	var need []Week
+	var need []tracking.Week
 	for _, w := range weeks {
 		if !have[w] {
 			need = append(need, w)
@@ -315,30 +286,24 @@ func (s *Service) seriesCached(ctx context.Context, teamID uuid.UUID, k *KeyResu
 			keep = append(keep, snapshot{KeyResultID: k.ID, Week: w.String(), Value: fresh[w], ComputedAt: s.now().UTC()})
 		}
 	}
-	if len(keep) > 0 {
-		if _, err := s.db.NewInsert().Model(&keep).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-			return nil, fmt.Errorf("okr: snapshots: %w", err)
-		}
+	if err := s.st.saveSnapshots(ctx, keep); err != nil {
+		return nil, fmt.Errorf("okr: snapshots: %w", err)
 	}
 	return out, nil
 }
 
 // series computes a KR's value in each of weeks (nil where there is none).
-func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []Week, loc *time.Location) (map[Week]*float64, error) {
-	out := make(map[Week]*float64, len(weeks))
+func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []tracking.Week, loc *time.Location) (map[tracking.Week]*float64, error) {
+	out := make(map[tracking.Week]*float64, len(weeks))
 	val := func(x float64) *float64 { return &x }
-	keys := make([]string, len(weeks))
-	for i, w := range weeks {
-		keys[i] = w.String()
-	}
 	switch k.Source {
 	case SourceManual:
-		var cs []CheckIn
-		if err := s.db.NewSelect().Model(&cs).Where("key_result_id = ?", k.ID).Where("week IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+		cs, err := s.st.checkIns(ctx, k.ID, weeks)
+		if err != nil {
 			return nil, fmt.Errorf("okr: check-ins: %w", err)
 		}
 		for _, c := range cs {
-			if w, err := ParseWeek(c.Week); err == nil && c.Value != nil {
+			if w, err := tracking.ParseWeek(c.Week); err == nil && c.Value != nil {
 				out[w] = c.Value
 			}
 		}
@@ -346,60 +311,36 @@ func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, we
 		if len(k.ExperimentIDs) == 0 {
 			return out, nil
 		}
-		var rows []struct {
-			Week string `bun:"week"`
-			N    int    `bun:"n"`
-		}
-		if err := s.db.NewSelect().Table("weekly_clickers").ColumnExpr("week, count(DISTINCT contact_id) AS n").
-			Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week IN (?)", bun.In(keys)).Group("week").
-			Scan(ctx, &rows); err != nil {
-			return nil, fmt.Errorf("okr: clickers: %w", err)
+		n, err := s.clicks.DistinctClickers(ctx, k.ExperimentIDs, weeks)
+		if err != nil {
+			return nil, err
 		}
 		for _, w := range weeks {
-			out[w] = val(0)
-		}
-		for _, r := range rows {
-			if w, err := ParseWeek(r.Week); err == nil {
-				out[w] = val(float64(r.N))
-			}
+			out[w] = val(float64(n[w]))
 		}
 	case SourceCTR:
 		if len(k.ExperimentIDs) == 0 {
 			return out, nil
 		}
-		var rows []struct {
-			Week    string `bun:"week"`
-			Sent    int    `bun:"sent"`
-			Clicked int    `bun:"clicked"`
+		sends, err := s.clicks.SendWeeks(ctx, k.ExperimentIDs, weeks)
+		if err != nil {
+			return nil, err
 		}
-		if err := s.db.NewSelect().Table("variant_weekly").ColumnExpr("week, sum(sent) AS sent, sum(clicked) AS clicked").
-			Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week IN (?)", bun.In(keys)).Group("week").
-			Scan(ctx, &rows); err != nil {
-			return nil, fmt.Errorf("okr: ctr: %w", err)
-		}
-		for _, r := range rows {
-			if w, err := ParseWeek(r.Week); err == nil && r.Sent > 0 {
-				out[w] = val(float64(r.Clicked) / float64(r.Sent))
+		for w, c := range sends {
+			if c.Sent > 0 {
+				out[w] = val(float64(c.Clicked) / float64(c.Sent))
 			}
 		}
 	case SourceEvents:
 		for _, w := range weeks {
 			from, to := w.Range(loc)
-			var c struct {
-				N   int      `bun:"n"`
-				Sum *float64 `bun:"total"`
-			}
-			if err := s.db.NewSelect().Table("events").ColumnExpr("count(*) AS n, sum(value) AS total").
-				Where("team_id = ?", teamID).Where("name = ?", k.EventName).Where("occurred_at >= ?", from).Where("occurred_at < ?", to).
-				Scan(ctx, &c); err != nil {
+			n, sum, err := s.st.eventTotals(ctx, teamID, k.EventName, from, to)
+			if err != nil {
 				return nil, fmt.Errorf("okr: events: %w", err)
 			}
-			v := float64(c.N)
+			v := float64(n)
 			if k.EventAgg == "sum" {
-				v = 0
-				if c.Sum != nil {
-					v = *c.Sum
-				}
+				v = sum
 			}
 			out[w] = val(v)
 		}
@@ -408,18 +349,14 @@ func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, we
 }
 
 // contributions splits a clicks KR's value of the week over its experiments.
-func (s *Service) contributions(ctx context.Context, k *KeyResult, week Week, names map[uuid.UUID]string) ([]Contribution, error) {
+func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking.Week, names map[uuid.UUID]string) ([]Contribution, error) {
 	out := []Contribution{}
 	if len(k.ExperimentIDs) == 0 {
 		return out, nil
 	}
-	var rows []struct {
-		ExperimentID uuid.UUID `bun:"experiment_id"`
-		ContactID    uuid.UUID `bun:"contact_id"`
-	}
-	if err := s.db.NewSelect().Table("weekly_clickers").Column("experiment_id", "contact_id").
-		Where("experiment_id IN (?)", bun.In(k.ExperimentIDs)).Where("week = ?", week.String()).Scan(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("okr: contributions: %w", err)
+	rows, err := s.clicks.WeeklyClickers(ctx, k.ExperimentIDs, week)
+	if err != nil {
+		return nil, err
 	}
 	per := map[uuid.UUID]int{}
 	for _, r := range rows {
@@ -465,35 +402,31 @@ func (s *Service) impact(ctx context.Context, teamID uuid.UUID, k *KeyResult) (*
 	if len(k.ExperimentIDs) == 0 {
 		return nil, nil
 	}
-	var exps []struct {
-		ID         uuid.UUID  `bun:"id"`
-		LaunchedAt *time.Time `bun:"launched_at"`
+	exps, err := s.exps.Summaries(ctx, teamID)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.db.NewSelect().Table("experiments").Column("id", "launched_at").Where("id IN (?)", bun.In(k.ExperimentIDs)).
-		Where("launched_at IS NOT NULL").Scan(ctx, &exps); err != nil {
-		return nil, fmt.Errorf("okr: impact: %w", err)
+	linked := map[uuid.UUID]bool{}
+	for _, id := range k.ExperimentIDs {
+		linked[id] = true
 	}
 	imp := &Impact{}
 	window := time.Duration(k.AttributionWindow) * time.Second
 	for _, e := range exps {
+		if !linked[e.ID] || e.LaunchedAt == nil {
+			continue
+		}
+		converted := s.st.eventContacts(teamID, k.EventName, *e.LaunchedAt, e.LaunchedAt.Add(window))
 		for _, arm := range []struct {
-			status string
-			into   *ImpactArm
-		}{{experiments.DeliverySent, &imp.Treated}, {experiments.DeliveryHeldOut, &imp.Holdout}} {
-			var c struct {
-				N         int `bun:"n"`
-				Converted int `bun:"converted"`
-			}
-			err := s.db.NewSelect().TableExpr("deliveries AS d").
-				ColumnExpr("count(*) AS n").
-				ColumnExpr("sum(CASE WHEN EXISTS (SELECT 1 FROM events AS ev WHERE ev.team_id = ? AND ev.name = ? AND ev.contact_id = d.contact_id AND ev.occurred_at >= ? AND ev.occurred_at < ?) THEN 1 ELSE 0 END) AS converted",
-					teamID, k.EventName, *e.LaunchedAt, e.LaunchedAt.Add(window)).
-				Where("d.experiment_id = ?", e.ID).Where("d.status = ?", arm.status).Scan(ctx, &c)
+			heldOut bool
+			into    *ImpactArm
+		}{{false, &imp.Treated}, {true, &imp.Holdout}} {
+			n, conv, err := s.exps.Reach(ctx, e.ID, arm.heldOut, converted)
 			if err != nil {
 				return nil, fmt.Errorf("okr: impact: %w", err)
 			}
-			arm.into.Contacts += c.N
-			arm.into.Converted += c.Converted
+			arm.into.Contacts += n
+			arm.into.Converted += conv
 		}
 	}
 	for _, a := range []*ImpactArm{&imp.Treated, &imp.Holdout} {
@@ -519,39 +452,33 @@ func (s *Service) impact(ctx context.Context, teamID uuid.UUID, k *KeyResult) (*
 	return imp, nil
 }
 
-// experimentsOfWeek lists the experiments that sent or were clicked in the
-// week, with their verdicts, grouped by initiative.
-func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, week Week, from, to time.Time, r *Review) error {
-	var exps []experiments.Experiment
-	if err := s.db.NewSelect().Model(&exps).Column("id", "name", "initiative", "status").Where("team_id = ?", teamID).
-		Where("launched_at IS NOT NULL").Where("launched_at < ?", to).
-		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("completed_at IS NULL").WhereOr("completed_at >= ?", from).
-				WhereOr("id IN (SELECT experiment_id FROM weekly_clickers WHERE week = ?)", week.String())
-		}).Order("name").Scan(ctx); err != nil {
-		return fmt.Errorf("okr: experiments of the week: %w", err)
+// experimentsOfWeek lists the experiments that ran (launched before the week
+// ended and not completed before it began) or were clicked in the week, with
+// their verdicts, grouped by initiative.
+func (s *Service) experimentsOfWeek(ctx context.Context, teamID uuid.UUID, all []experiments.Summary, week tracking.Week, from, to time.Time, r *Review) error {
+	var launched []uuid.UUID
+	for _, e := range all {
+		if e.LaunchedAt != nil && e.LaunchedAt.Before(to) {
+			launched = append(launched, e.ID)
+		}
+	}
+	activity, err := s.clicks.ExperimentWeeks(ctx, launched, week)
+	if err != nil {
+		return err
 	}
 	byInit := map[string]*Initiative{}
-	for _, e := range exps {
-		ew := ExperimentWeek{ID: e.ID, Name: e.Name, Initiative: e.Initiative, Status: string(e.Status)}
-		var c struct {
-			Sent    int `bun:"sent"`
-			Clicked int `bun:"clicked"`
+	for _, e := range all {
+		act := activity[e.ID]
+		if e.LaunchedAt == nil || !e.LaunchedAt.Before(to) ||
+			(e.CompletedAt != nil && e.CompletedAt.Before(from) && act.Clickers == 0) {
+			continue
 		}
-		if err := s.db.NewSelect().Table("variant_weekly").ColumnExpr("COALESCE(sum(sent), 0) AS sent, COALESCE(sum(clicked), 0) AS clicked").
-			Where("experiment_id = ?", e.ID).Where("week = ?", week.String()).Scan(ctx, &c); err != nil {
-			return fmt.Errorf("okr: experiment week: %w", err)
-		}
-		ew.Sent = c.Sent
-		if c.Sent > 0 {
-			ctr := float64(c.Clicked) / float64(c.Sent)
+		ew := ExperimentWeek{ID: e.ID, Name: e.Name, Initiative: e.Initiative, Status: string(e.Status),
+			Sent: act.Sent, HumanClickers: act.Clickers}
+		if act.Sent > 0 {
+			ctr := float64(act.Clicked) / float64(act.Sent)
 			ew.CTR = &ctr
 		}
-		n, err := s.db.NewSelect().Table("weekly_clickers").Where("experiment_id = ?", e.ID).Where("week = ?", week.String()).Count(ctx)
-		if err != nil {
-			return fmt.Errorf("okr: experiment week: %w", err)
-		}
-		ew.HumanClickers = n
 		v, err := s.exps.Verdict(ctx, teamID, e.ID)
 		if err != nil {
 			return err

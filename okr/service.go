@@ -2,17 +2,14 @@ package okr
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net/mail"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"slicelab/experiments"
+	"slicelab/tracking"
 )
 
 // Service owns the transactions of the OKR domain. It reports errors with
@@ -20,34 +17,42 @@ import (
 // ErrNotFound), so the transport maps every domain the same way.
 type Service struct {
 	db     *bun.DB
+	st     store
 	exps   *experiments.Service
+	clicks *tracking.Store
 	now    func() time.Time
-	survey *SurveySigner // signs the allocation survey links
+	survey *SurveySigner
 }
 
-// NewService builds the OKR service.
-func NewService(db *bun.DB, exps *experiments.Service, now func() time.Time) *Service {
+// Config is what the service needs from the operator's configuration.
+type Config struct {
+	// Secret signs the allocation survey links (SLICELAB_SECRET).
+	Secret []byte
+}
+
+// NewService builds the OKR service over the experiments below it and the
+// click ledger's rollups.
+func NewService(db *bun.DB, exps *experiments.Service, clicks *tracking.Store, cfg Config, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{db: db, exps: exps, now: now}
-	if exps != nil {
-		exps.SetLinker(s.linkNewExperiment)
+	if len(cfg.Secret) == 0 {
+		return nil, fmt.Errorf("okr: a secret is needed to sign survey links")
 	}
-	return s
+	return &Service{db: db, st: store{db: db}, exps: exps, clicks: clicks, now: now, survey: NewSurveySigner(cfg.Secret)}, nil
 }
 
-// linkNewExperiment links a new experiment to key results of its team, in
-// the transaction that creates the experiment.
-func (s *Service) linkNewExperiment(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, krIDs []uuid.UUID) error {
-	var mine []uuid.UUID
-	if err := tx.NewSelect().Table("key_results").Column("id").Where("team_id = ?", teamID).
-		Where("id IN (?)", bun.In(krIDs)).Where("source <> ?", SourceManual).Scan(ctx, &mine); err != nil {
+// KeyResultLinker links new experiments to key results; it implements
+// experiments.KeyResultLinker, so that an experiment can name its key
+// results when it is created, in the same transaction.
+type KeyResultLinker struct{}
+
+// LinkNewExperiment links a new experiment to key results of its team.
+func (KeyResultLinker) LinkNewExperiment(ctx context.Context, tx bun.IDB, teamID, experimentID uuid.UUID, krIDs []uuid.UUID) error {
+	st := store{db: tx}
+	ok, err := st.linkableKeyResults(ctx, teamID, krIDs)
+	if err != nil {
 		return err
-	}
-	ok := map[uuid.UUID]bool{}
-	for _, id := range mine {
-		ok[id] = true
 	}
 	fe := map[string]string{}
 	for i, id := range krIDs {
@@ -59,101 +64,31 @@ func (s *Service) linkNewExperiment(ctx context.Context, tx bun.IDB, teamID, exp
 		return &experiments.ValidationError{Fields: fe}
 	}
 	for _, kr := range krIDs {
-		if err := linkTx(ctx, tx, kr, []uuid.UUID{experimentID}); err != nil {
-			return err
-		}
-		if _, err := tx.NewDelete().Table("kr_snapshots").Where("key_result_id = ?", kr).Exec(ctx); err != nil {
+		if err := st.link(ctx, kr, []uuid.UUID{experimentID}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Member is a person of a team: answers the weekly allocation survey and
-// gets the Monday digest.
-type Member struct {
-	bun.BaseModel `bun:"table:members"`
-
-	ID        uuid.UUID `bun:"id,pk,type:uuid" json:"id"`
-	TeamID    uuid.UUID `bun:"team_id,type:uuid" json:"-"`
-	Email     string    `bun:"email" json:"email"`
-	EmailKey  string    `bun:"email_key" json:"-"`
-	Name      string    `bun:"name" json:"name"`
-	CreatedAt time.Time `bun:"created_at" json:"created_at"`
-}
-
 func invalid(field, format string, args ...any) error {
 	return &experiments.ValidationError{Fields: map[string]string{field: fmt.Sprintf(format, args...)}}
 }
 
-func newID() uuid.UUID {
-	id, err := uuid.NewV7()
+// location is a team's time zone, in which its ISO weeks are counted.
+func (s *Service) location(ctx context.Context, teamID uuid.UUID) (*time.Location, error) {
+	t, err := s.exps.Team(ctx, teamID)
 	if err != nil {
-		return uuid.New()
+		return nil, err
 	}
-	return id
+	return t.Location(), nil
 }
 
-// AddMember adds a person to a team.
-func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, email, name string) (Member, error) {
-	email, name = strings.TrimSpace(email), strings.TrimSpace(name)
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return Member{}, invalid("email", "%q is not an email address", email)
-	}
-	if strings.ContainsAny(name, "\r\n") {
-		return Member{}, invalid("name", "must not contain line breaks")
-	}
-	m := Member{ID: newID(), TeamID: teamID, Email: email, EmailKey: strings.ToLower(email), Name: name, CreatedAt: s.now().UTC()}
-	exists, err := s.db.NewSelect().Model((*Member)(nil)).Where("team_id = ?", teamID).Where("email_key = ?", m.EmailKey).Exists(ctx)
+// CurrentWeek is the ISO week it is now in the team's time zone.
+func (s *Service) CurrentWeek(ctx context.Context, teamID uuid.UUID) (tracking.Week, error) {
+	loc, err := s.location(ctx, teamID)
 	if err != nil {
-		return Member{}, fmt.Errorf("okr: add member: %w", err)
+		return tracking.Week{}, err
 	}
-	if exists {
-		return Member{}, &experiments.ConflictError{Reason: fmt.Sprintf("%s is already a member of the team", email)}
-	}
-	if _, err := s.db.NewInsert().Model(&m).Exec(ctx); err != nil {
-		return Member{}, fmt.Errorf("okr: add member: %w", err)
-	}
-	return m, nil
-}
-
-// Members lists a team's members by name.
-func (s *Service) Members(ctx context.Context, teamID uuid.UUID) ([]Member, error) {
-	out := []Member{}
-	if err := s.db.NewSelect().Model(&out).Where("team_id = ?", teamID).Order("name", "email_key").Scan(ctx); err != nil {
-		return nil, fmt.Errorf("okr: members: %w", err)
-	}
-	return out, nil
-}
-
-// Member finds one member of a team.
-func (s *Service) Member(ctx context.Context, teamID, id uuid.UUID) (Member, error) {
-	var m Member
-	err := s.db.NewSelect().Model(&m).Where("team_id = ?", teamID).Where("id = ?", id).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Member{}, experiments.ErrNotFound
-	}
-	return m, err
-}
-
-// SetTimeZone sets the IANA time zone in which the team's ISO weeks are counted.
-func (s *Service) SetTimeZone(ctx context.Context, teamID uuid.UUID, tz string) error {
-	if _, err := time.LoadLocation(tz); err != nil || tz == "" || strings.EqualFold(tz, "local") {
-		return invalid("time_zone", "%q is not an IANA time zone such as Europe/Berlin", tz)
-	}
-	_, err := s.db.NewUpdate().Table("teams").Set("time_zone = ?", tz).Where("id = ?", teamID).Exec(ctx)
-	return err
-}
-
-// Location is the team's time zone (UTC by default).
-func (s *Service) Location(ctx context.Context, teamID uuid.UUID) (*time.Location, error) {
-	var tz string
-	if err := s.db.NewSelect().Table("teams").Column("time_zone").Where("id = ?", teamID).Scan(ctx, &tz); err != nil {
-		return nil, fmt.Errorf("okr: team time zone: %w", err)
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return time.UTC, nil
-	}
-	return loc, nil
+	return tracking.WeekOf(s.now(), loc), nil
 }

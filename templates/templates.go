@@ -5,15 +5,17 @@ package templates
 
 import (
 	"embed"
-	"html/template"
+	"fmt"
+	htmltemplate "html/template"
 	"io/fs"
 	"path"
 	"strconv"
 	"strings"
+	texttemplate "text/template"
 )
 
 // Funcs are the helpers every web page may use.
-var Funcs = template.FuncMap{
+var Funcs = htmltemplate.FuncMap{
 	"pct": func(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%" },
 }
 
@@ -34,9 +36,50 @@ func EmailFooters() (htmlFooter, textFooter string, err error) {
 	return string(h), string(t), nil
 }
 
+// emailFuncs format numbers in emails: num (a *float64 to so many
+// significant digits, "-" when nil), pct (a fraction or *fraction as a
+// percentage) and words (snake_case to words).
+var emailFuncs = map[string]any{
+	"num": func(p *float64, digits int) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'g', digits, 64)
+	},
+	"pct": func(v any) string {
+		switch p := v.(type) {
+		case *float64:
+			if p != nil {
+				return strconv.FormatFloat(*p*100, 'g', 3, 64) + "%"
+			}
+		case float64:
+			return strconv.FormatFloat(p*100, 'g', 3, 64) + "%"
+		}
+		return "-"
+	},
+	"words": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+}
+
+// Email parses one email's templates, email/NAME.html.tmpl and
+// email/NAME.txt.tmpl; the text one defines the subject as "subject".
+func Email(name string) (*htmltemplate.Template, *texttemplate.Template, error) {
+	h, err := htmltemplate.New(name+".html.tmpl").Funcs(emailFuncs).ParseFS(FS, "email/"+name+".html.tmpl")
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := texttemplate.New(name+".txt.tmpl").Funcs(emailFuncs).ParseFS(FS, "email/"+name+".txt.tmpl")
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.Lookup("subject") == nil {
+		return nil, nil, fmt.Errorf("templates: email/%s.txt.tmpl defines no subject", name)
+	}
+	return h, t, nil
+}
+
 // Web parses the web pages, one template set per page, each with the layout.
-func Web() (map[string]*template.Template, error) {
-	pages := map[string]*template.Template{}
+func Web() (map[string]*htmltemplate.Template, error) {
+	pages := map[string]*htmltemplate.Template{}
 	files, err := fs.Glob(FS, "web/*.html")
 	if err != nil {
 		return nil, err
@@ -46,7 +89,7 @@ func Web() (map[string]*template.Template, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(Funcs).ParseFS(FS, "web/layout.html", f)
+		t, err := htmltemplate.New(name).Funcs(Funcs).ParseFS(FS, "web/layout.html", f)
 		if err != nil {
 			return nil, err
 		}

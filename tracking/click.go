@@ -32,6 +32,23 @@ type Click struct {
 	LinkCount int `bun:"-"`
 }
 
+// DeliveryFacts is what the rules and rollups need to know about the
+// delivery a click belongs to.
+type DeliveryFacts struct {
+	ExperimentID uuid.UUID
+	ContactID    uuid.UUID
+	SentAt       *time.Time     // nil until sent
+	Location     *time.Location // the team's time zone, in which weeks are counted
+}
+
+// Deliveries looks up deliveries for the click recorder. The experiments
+// package, which owns deliveries, implements it; db is the recorder's
+// transaction, so the lookup sees the same snapshot (and, on SQLite, shares
+// its one connection). Unknown ids are left out of the answer.
+type Deliveries interface {
+	DeliveryFacts(ctx context.Context, db bun.IDB, ids []uuid.UUID) (map[uuid.UUID]DeliveryFacts, error)
+}
+
 // ErrRecorderClosed is returned by Record once the Recorder has stopped.
 var ErrRecorderClosed = errors.New("tracking: click recorder is closed")
 
@@ -39,14 +56,14 @@ var ErrRecorderClosed = errors.New("tracking: click recorder is closed")
 // next callers queue, and the queue is written in the next single statement.
 // Record returns only after the click's statement has committed.
 type Recorder struct {
-	db       bun.IDB
-	rules    Rules
-	zones    zones
-	maxBatch int
-	in       chan recordReq
-	stop     chan struct{}
-	exited   chan struct{}
-	once     sync.Once
+	db         bun.IDB
+	deliveries Deliveries
+	rules      Rules
+	maxBatch   int
+	in         chan recordReq
+	stop       chan struct{}
+	exited     chan struct{}
+	once       sync.Once
 }
 
 type recordReq struct {
@@ -55,13 +72,14 @@ type recordReq struct {
 }
 
 // NewRecorder starts the writer goroutine; Close stops it after the clicks
-// already handed to it are written.
-// The rules classify each batch against the clicks already stored.
-func NewRecorder(db bun.IDB, maxBatch int, rules Rules) *Recorder {
+// already handed to it are written. The rules classify each batch against
+// the clicks already stored and the deliveries' facts.
+func NewRecorder(db bun.IDB, deliveries Deliveries, maxBatch int, rules Rules) *Recorder {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	r := &Recorder{db: db, rules: rules, zones: zones{}, maxBatch: maxBatch, in: make(chan recordReq), stop: make(chan struct{}), exited: make(chan struct{})}
+	r := &Recorder{db: db, deliveries: deliveries, rules: rules, maxBatch: maxBatch, in: make(chan recordReq),
+		stop: make(chan struct{}), exited: make(chan struct{})}
 	go r.loop()
 	return r
 }
@@ -127,29 +145,58 @@ func (r *Recorder) loop() {
 // that the batch reveals as automated are marked too.
 func (r *Recorder) write(ctx context.Context, clicks []Click) error {
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		retro, err := classifyBatch(ctx, tx, clicks, r.rules)
+		st := NewStore(tx)
+		facts, err := r.facts(ctx, tx, clicks)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.NewInsert().Model(&clicks).Exec(ctx); err != nil {
+		retro, err := classifyBatch(ctx, st, clicks, facts, r.rules)
+		if err != nil {
 			return err
 		}
-		var marked []uuid.UUID
+		if err := st.insertClicks(ctx, clicks); err != nil {
+			return err
+		}
+		var marked []Click
 		for _, rr := range retro {
-			q := tx.NewUpdate().Table("clicks").Set("automated = ?", true).Set("reason = ?", rr.reason).
-				Where("delivery_id = ?", rr.delivery).Where("clicked_at >= ?", rr.from).Where("clicked_at <= ?", rr.to).
-				Where("NOT automated")
-			if rr.skipHoneypot {
-				q = q.Where("link_idx <> ?", HoneypotLink)
-			}
-			var ids []uuid.UUID
-			if err := q.Returning("id").Scan(ctx, &ids); err != nil {
+			gone, err := st.markAutomated(ctx, rr)
+			if err != nil {
 				return err
 			}
-			marked = append(marked, ids...)
+			marked = append(marked, gone...)
 		}
-		return r.rollUp(ctx, tx, clicks, marked)
+		return rollUp(ctx, st, clicks, marked, facts)
 	})
+}
+
+// facts looks up the deliveries of a batch and fills each click's contact
+// (and experiment, for a honeypot of an email without tracked links).
+func (r *Recorder) facts(ctx context.Context, tx bun.IDB, clicks []Click) (map[uuid.UUID]DeliveryFacts, error) {
+	ids := make([]uuid.UUID, 0, len(clicks))
+	seen := map[uuid.UUID]bool{}
+	for _, c := range clicks {
+		if !seen[c.DeliveryID] {
+			seen[c.DeliveryID] = true
+			ids = append(ids, c.DeliveryID)
+		}
+	}
+	facts := map[uuid.UUID]DeliveryFacts{}
+	if r.deliveries != nil {
+		var err error
+		if facts, err = r.deliveries.DeliveryFacts(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
+	for i := range clicks {
+		c := &clicks[i]
+		if f, ok := facts[c.DeliveryID]; ok {
+			c.ContactID = f.ContactID
+			if c.ExperimentID == uuid.Nil {
+				c.ExperimentID = f.ExperimentID
+			}
+		}
+	}
+	return facts, nil
 }
 
 // AnonymizeIP keeps the /24 of an IPv4 address and the /48 of an IPv6 one, so

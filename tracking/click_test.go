@@ -2,7 +2,6 @@ package tracking
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"slicelab/migrations"
 )
@@ -24,20 +21,45 @@ import (
 // cmd/slicelab sets up its own.
 func openTestDB(t *testing.T) *bun.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "slicelab.db")
-	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := migrations.OpenSQLite(ctx, filepath.Join(t.TempDir(), "slicelab.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqldb.SetMaxOpenConns(1)
-	db := bun.NewDB(sqldb, sqlitedialect.New())
 	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if _, err := migrations.Up(ctx, db); err != nil {
 		t.Fatalf("migrations.Up: %v", err)
 	}
 	return db
+}
+
+// fakeDeliveries stands in for the experiments package, which owns
+// deliveries: the facts the recorder looks up, set by the test.
+type fakeDeliveries struct {
+	mu    sync.Mutex
+	facts map[uuid.UUID]DeliveryFacts
+}
+
+func (f *fakeDeliveries) set(id uuid.UUID, df DeliveryFacts) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.facts == nil {
+		f.facts = map[uuid.UUID]DeliveryFacts{}
+	}
+	f.facts[id] = df
+}
+
+func (f *fakeDeliveries) DeliveryFacts(_ context.Context, _ bun.IDB, ids []uuid.UUID) (map[uuid.UUID]DeliveryFacts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[uuid.UUID]DeliveryFacts{}
+	for _, id := range ids {
+		if df, ok := f.facts[id]; ok {
+			out[id] = df
+		}
+	}
+	return out, nil
 }
 
 func countClicks(t *testing.T, db *bun.DB, where string, args ...any) int {
@@ -78,7 +100,7 @@ func TestRecorderConcurrentRecords(t *testing.T) {
 	for _, maxBatch := range []int{0, 1, 16} {
 		t.Run(fmt.Sprintf("maxBatch %d", maxBatch), func(t *testing.T) {
 			db := openTestDB(t)
-			rec := NewRecorder(db, maxBatch, Rules{})
+			rec := NewRecorder(db, nil, maxBatch, Rules{})
 			defer rec.Close()
 			ctx := context.Background()
 
@@ -144,7 +166,7 @@ func TestRecorderConcurrentRecords(t *testing.T) {
 // Close runs concurrently.
 func TestRecorderCloseDuringRecords(t *testing.T) {
 	db := openTestDB(t)
-	rec := NewRecorder(db, 8, Rules{})
+	rec := NewRecorder(db, nil, 8, Rules{})
 	ctx := context.Background()
 	const n = 200
 	errs := make([]error, n)
@@ -174,7 +196,7 @@ func TestRecorderCloseDuringRecords(t *testing.T) {
 
 func TestRecorderCloseWithoutClicks(t *testing.T) {
 	db := openTestDB(t)
-	rec := NewRecorder(db, 0, Rules{})
+	rec := NewRecorder(db, nil, 0, Rules{})
 	closeWithin(t, rec, 5*time.Second)
 	closeWithin(t, rec, time.Second)
 	if err := rec.Record(context.Background(), testClick(0)); !errors.Is(err, ErrRecorderClosed) {
@@ -188,7 +210,7 @@ func TestRecorderCloseWithoutClicks(t *testing.T) {
 // A failed INSERT reaches every caller of its batch and the recorder keeps going.
 func TestRecorderReportsWriteErrors(t *testing.T) {
 	db := openTestDB(t)
-	rec := NewRecorder(db, 0, Rules{})
+	rec := NewRecorder(db, nil, 0, Rules{})
 	defer rec.Close()
 	ctx := context.Background()
 	c := testClick(0)
@@ -216,6 +238,7 @@ type followFixture struct {
 	variant    uuid.UUID
 	links      []string
 	now        time.Time
+	deliveries *fakeDeliveries
 }
 
 func newFollowFixture(t *testing.T) *followFixture {
@@ -224,8 +247,9 @@ func newFollowFixture(t *testing.T) *followFixture {
 	ctx := context.Background()
 	f := &followFixture{
 		db: db, experiment: uuid.New(), variant: uuid.New(),
-		links: []string{"https://example.com/a", "https://example.com/b?x=1&y=2"},
-		now:   time.Date(2026, 11, 25, 12, 30, 0, 0, time.UTC),
+		links:      []string{"https://example.com/a", "https://example.com/b?x=1&y=2"},
+		now:        time.Date(2026, 11, 25, 12, 30, 0, 0, time.UTC),
+		deliveries: &fakeDeliveries{},
 	}
 	team := uuid.New()
 	exec := func(query string, args ...any) {
@@ -239,12 +263,12 @@ func newFollowFixture(t *testing.T) *followFixture {
 		f.experiment, team, "Spring", "running", 0.0, f.now, f.now)
 	exec(`INSERT INTO variants (id, experiment_id, position, name, weight, control, subject, html_body, text_body, html_compiled, text_compiled)
 		VALUES (?, ?, 0, 'A', 1, TRUE, 's', 'h', 't', 'h', 't')`, f.variant, f.experiment)
-	for i, u := range f.links {
-		exec("INSERT INTO links (variant_id, idx, experiment_id, url) VALUES (?, ?, ?, ?)", f.variant, i, f.experiment, u)
+	if err := NewStore(db).SaveLinks(ctx, f.experiment, f.variant, f.links); err != nil {
+		t.Fatal(err)
 	}
-	f.rec = NewRecorder(db, 0, Rules{})
+	f.rec = NewRecorder(db, f.deliveries, 0, Rules{})
 	t.Cleanup(f.rec.Close)
-	f.svc = NewService(db, NewSealer(testSecret), "https://t.example/", f.rec, func() time.Time { return f.now })
+	f.svc = NewService(NewStore(db), NewSealer(testSecret), "https://t.example/", f.rec, func() time.Time { return f.now })
 	return f
 }
 
@@ -492,11 +516,8 @@ func TestServiceFollowHoneypotOfVariantWithoutLinks(t *testing.T) {
 	f := newFollowFixture(t)
 	ctx := context.Background()
 	bare := uuid.New()
-	if _, err := f.db.NewRaw(`INSERT INTO variants (id, experiment_id, position, name, weight, control, subject, html_body, text_body, html_compiled, text_compiled)
-		VALUES (?, ?, 1, 'B', 1, FALSE, 's', 'h', 't', 'h', 't')`, bare, f.experiment).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
 	delivery := uuid.New()
+	f.deliveries.set(delivery, DeliveryFacts{ExperimentID: f.experiment, ContactID: uuid.New()})
 	tok := strings.TrimPrefix(f.svc.HoneypotURL(bare, delivery), "https://t.example/c/")
 	dest, err := f.svc.Follow(ctx, tok, Hit{Method: "GET", UserAgent: uaChrome, IP: "203.0.113.77"})
 	if err != nil {
@@ -566,7 +587,7 @@ func TestRecorderRules(t *testing.T) {
 	for _, mode := range []string{"one by one", "one batch"} {
 		t.Run(mode, func(t *testing.T) {
 			db := openTestDB(t)
-			rec := NewRecorder(db, 0, Rules{})
+			rec := NewRecorder(db, nil, 0, Rules{})
 			defer rec.Close()
 			ctx := context.Background()
 			for _, tt := range tests {
@@ -611,27 +632,12 @@ func TestRecorderRulesWindowAfterSend(t *testing.T) {
 	f := newFollowFixture(t)
 	ctx := context.Background()
 	sentAt := f.now.Add(-time.Hour)
-	team := uuid.New()
-	exec := func(query string, args ...any) {
-		t.Helper()
-		if _, err := f.db.NewRaw(query, args...).Exec(ctx); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-	}
-	exec("INSERT INTO teams (id, slug, name, created_at) VALUES (?, ?, ?, ?)", team, "window", "Window", f.now)
 	newDelivery := func(sent *time.Time) uuid.UUID {
-		contact, delivery := uuid.New(), uuid.New()
-		exec("INSERT INTO contacts (id, team_id, email, email_key, created_at) VALUES (?, ?, ?, ?, ?)",
-			contact, team, contact.String()+"@example.com", contact.String()+"@example.com", f.now)
-		status := "queued"
-		if sent != nil {
-			status = "sent"
-		}
-		exec("INSERT INTO deliveries (id, experiment_id, contact_id, variant_id, batch, status, sent_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-			delivery, f.experiment, contact, f.variant, status, sent, f.now)
+		delivery := uuid.New()
+		f.deliveries.set(delivery, DeliveryFacts{ExperimentID: f.experiment, ContactID: uuid.New(), SentAt: sent, Location: time.UTC})
 		return delivery
 	}
-	rec := NewRecorder(f.db, 0, Rules{Window: time.Minute})
+	rec := NewRecorder(f.db, f.deliveries, 0, Rules{Window: time.Minute})
 	defer rec.Close()
 	tests := []struct {
 		name      string

@@ -3,13 +3,11 @@ package tracking
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 )
 
 // HoneypotLink is the link index of the hidden link placed in every HTML
@@ -68,13 +66,14 @@ type retroRange struct {
 }
 
 // classifyBatch applies the rules to a batch of new clicks, inside the
-// transaction that stores them: it fills each click's contact, marks the
-// new clicks, and returns the ranges of stored clicks to mark too.
-func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules) ([]retroRange, error) {
+// transaction that stores them: it marks the new clicks, and returns the
+// ranges of stored clicks to mark too.
+func classifyBatch(ctx context.Context, st *Store, clicks []Click, facts map[uuid.UUID]DeliveryFacts, rules Rules) ([]retroRange, error) {
 	ids := make([]uuid.UUID, 0, len(clicks))
 	seen := map[uuid.UUID]bool{}
 	earliest := clicks[0].ClickedAt
-	for _, c := range clicks {
+	for i := range clicks {
+		c := &clicks[i]
 		if !seen[c.DeliveryID] {
 			seen[c.DeliveryID] = true
 			ids = append(ids, c.DeliveryID)
@@ -82,35 +81,13 @@ func classifyBatch(ctx context.Context, tx bun.IDB, clicks []Click, rules Rules)
 		if c.ClickedAt.Before(earliest) {
 			earliest = c.ClickedAt
 		}
-	}
-	var dels []struct {
-		ID        uuid.UUID  `bun:"id"`
-		ContactID uuid.UUID  `bun:"contact_id"`
-		SentAt    *time.Time `bun:"sent_at"`
-	}
-	if err := tx.NewSelect().Table("deliveries").Column("id", "contact_id", "sent_at").Where("id IN (?)", bun.In(ids)).Scan(ctx, &dels); err != nil {
-		return nil, fmt.Errorf("tracking: rules: %w", err)
-	}
-	sentAt := make(map[uuid.UUID]time.Time, len(dels))
-	contact := make(map[uuid.UUID]uuid.UUID, len(dels))
-	for _, d := range dels {
-		contact[d.ID] = d.ContactID
-		if d.SentAt != nil {
-			sentAt[d.ID] = *d.SentAt
-		}
-	}
-	for i := range clicks {
-		c := &clicks[i]
-		c.ContactID = contact[c.DeliveryID]
-		if t, ok := sentAt[c.DeliveryID]; ok && rules.Window > 0 && !c.Automated && c.ClickedAt.Sub(t) < rules.Window {
+		if f, ok := facts[c.DeliveryID]; ok && f.SentAt != nil && rules.Window > 0 && !c.Automated && c.ClickedAt.Sub(*f.SentAt) < rules.Window {
 			c.Automated, c.Reason = true, ReasonSoonAfterSend
 		}
 	}
-	var prior []linkLast
-	if err := tx.NewSelect().Table("clicks").ColumnExpr("delivery_id, link_idx, max(clicked_at) AS last_at").
-		Where("delivery_id IN (?)", bun.In(ids)).Where("clicked_at >= ?", earliest.Add(-honeypotWindow)).
-		Group("delivery_id", "link_idx").Scan(ctx, &prior); err != nil {
-		return nil, fmt.Errorf("tracking: rules: %w", err)
+	prior, err := st.lastClicks(ctx, ids, earliest.Add(-honeypotWindow))
+	if err != nil {
+		return nil, err
 	}
 	byDelivery := map[uuid.UUID][]*event{}
 	for _, p := range prior {

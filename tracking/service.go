@@ -2,7 +2,6 @@ package tracking
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 )
 
 // Hit is what the transport knows about a request to a tracked link.
@@ -20,9 +18,9 @@ type Hit struct {
 	IP        string // raw remote address; anonymised before it is stored
 }
 
-// Service resolves tracked tokens, records clicks and unsubscribes.
+// Service mints and resolves tracked tokens and records clicks.
 type Service struct {
-	db      bun.IDB
+	store   *Store
 	sealer  *Sealer
 	base    string
 	rec     *Recorder
@@ -41,11 +39,11 @@ const maxCachedVariants = 10000
 
 // NewService builds the tracking service. baseURL is the absolute URL under
 // which /c/ and /u/ are served; rec may be nil for a service that only mints.
-func NewService(db bun.IDB, sealer *Sealer, baseURL string, rec *Recorder, now func() time.Time) *Service {
+func NewService(store *Store, sealer *Sealer, baseURL string, rec *Recorder, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, sealer: sealer, base: strings.TrimRight(baseURL, "/"), rec: rec, now: now,
+	return &Service{store: store, sealer: sealer, base: strings.TrimRight(baseURL, "/"), rec: rec, now: now,
 		targets: make(map[uuid.UUID]variantLinks)}
 }
 
@@ -64,6 +62,12 @@ func (s *Service) UnsubscribeURL(variantID, deliveryID uuid.UUID) string {
 	return s.base + "/u/" + s.sealer.Seal(Ref{Kind: KindUnsubscribe, VariantID: variantID, DeliveryID: deliveryID})
 }
 
+// OpenUnsubscribe opens an unsubscribe token: the delivery whose contact it
+// unsubscribes. Unknown or altered tokens are ErrNotFound.
+func (s *Service) OpenUnsubscribe(token string) (Ref, error) {
+	return s.sealer.Open(token, KindUnsubscribe)
+}
+
 // Follow resolves a click token to its stored destination and records the
 // click before returning. An unknown or altered token gives ErrNotFound and
 // records nothing. When the destination resolves but recording fails, Follow
@@ -76,8 +80,9 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 	}
 	links, err := s.variantLinks(ctx, ref.VariantID)
 	if errors.Is(err, ErrNotFound) && ref.Link == HoneypotLink {
-		// An email without tracked links still has its honeypot.
-		links.experimentID, err = s.variantExperiment(ctx, ref)
+		// An email without tracked links still has its honeypot; the
+		// recorder finds its experiment from the delivery.
+		err = nil
 	}
 	if err != nil {
 		return "", err
@@ -95,12 +100,8 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 		dest = links.urls[ref.Link]
 	}
 	automated, reason := Classify(hit.Method, hit.UserAgent)
-	id, err := uuid.NewV7()
-	if err != nil {
-		return dest, fmt.Errorf("tracking: click id: %w", err)
-	}
 	c := Click{
-		ID: id, DeliveryID: ref.DeliveryID, ExperimentID: links.experimentID, VariantID: ref.VariantID,
+		ID: NewID(), DeliveryID: ref.DeliveryID, ExperimentID: links.experimentID, VariantID: ref.VariantID,
 		LinkIdx: ref.Link, ClickedAt: s.now().UTC(), Method: hit.Method, UserAgent: truncate(hit.UserAgent, 512),
 		IP: AnonymizeIP(hit.IP), Automated: automated, Reason: reason, LinkCount: len(links.urls),
 	}
@@ -117,14 +118,9 @@ func (s *Service) variantLinks(ctx context.Context, variantID uuid.UUID) (varian
 	if ok {
 		return vl, nil
 	}
-	var rows []struct {
-		ExperimentID uuid.UUID `bun:"experiment_id"`
-		Idx          int       `bun:"idx"`
-		URL          string    `bun:"url"`
-	}
-	if err := s.db.NewSelect().Table("links").Column("experiment_id", "idx", "url").
-		Where("variant_id = ?", variantID).Order("idx").Scan(ctx, &rows); err != nil {
-		return variantLinks{}, fmt.Errorf("tracking: load links: %w", err)
+	rows, err := s.store.VariantLinks(ctx, variantID)
+	if err != nil {
+		return variantLinks{}, err
 	}
 	if len(rows) == 0 {
 		return variantLinks{}, ErrNotFound
@@ -143,60 +139,6 @@ func (s *Service) variantLinks(ctx context.Context, variantID uuid.UUID) (varian
 	s.targets[variantID] = vl
 	s.mu.Unlock()
 	return vl, nil
-}
-
-func (s *Service) variantExperiment(ctx context.Context, ref Ref) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := s.db.NewSelect().Table("variants").Column("experiment_id").Where("id = ?", ref.VariantID).Scan(ctx, &id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, ErrNotFound
-	}
-	return id, err
-}
-
-// Recipient is what the unsubscribe page shows.
-type Recipient struct {
-	Email        string
-	Unsubscribed bool
-}
-
-// Recipient opens an unsubscribe token and tells whose it is. It changes nothing.
-func (s *Service) Recipient(ctx context.Context, token string) (Recipient, error) {
-	ref, err := s.sealer.Open(token, KindUnsubscribe)
-	if err != nil {
-		return Recipient{}, err
-	}
-	var row struct {
-		Email          string       `bun:"email"`
-		UnsubscribedAt bun.NullTime `bun:"unsubscribed_at"`
-	}
-	err = s.db.NewSelect().TableExpr("deliveries AS d").Join("JOIN contacts AS c ON c.id = d.contact_id").
-		ColumnExpr("c.email, c.unsubscribed_at").Where("d.id = ?", ref.DeliveryID).Scan(ctx, &row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Recipient{}, ErrNotFound
-	}
-	if err != nil {
-		return Recipient{}, fmt.Errorf("tracking: unsubscribe lookup: %w", err)
-	}
-	return Recipient{Email: row.Email, Unsubscribed: !row.UnsubscribedAt.IsZero()}, nil
-}
-
-// Unsubscribe marks the contact behind an unsubscribe token as unsubscribed.
-// It is idempotent: the first time is kept.
-func (s *Service) Unsubscribe(ctx context.Context, token string) (Recipient, error) {
-	r, err := s.Recipient(ctx, token)
-	if err != nil {
-		return r, err
-	}
-	ref, _ := s.sealer.Open(token, KindUnsubscribe)
-	_, err = s.db.NewUpdate().Table("contacts").Set("unsubscribed_at = ?", s.now().UTC()).
-		Where("id = (SELECT contact_id FROM deliveries WHERE id = ?)", ref.DeliveryID).
-		Where("unsubscribed_at IS NULL").Exec(ctx)
-	if err != nil {
-		return r, fmt.Errorf("tracking: unsubscribe: %w", err)
-	}
-	r.Unsubscribed = true
-	return r, nil
 }
 
 func truncate(s string, n int) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"slicelab/cmd/slicelab/internal/web"
 	"slicelab/experiments"
 	"slicelab/okr"
 	"slicelab/templates"
@@ -21,16 +22,19 @@ import (
 
 // app is the composed service: database, domain services, River and HTTP.
 type app struct {
-	cfg     config
-	log     *slog.Logger
-	st      *store
-	exps    *experiments.Service
-	okr     *okr.Service
-	digests *okr.Digests
-	trk     *tracking.Service
-	rec     *tracking.Recorder
-	sender  *experiments.Sender
-	river   *river.Client[*sql.Tx]
+	cfg    config
+	log    *slog.Logger
+	st     *store
+	clicks *tracking.Store
+	exps   *experiments.Service
+	okr    *okr.Service
+	trk    *tracking.Service
+	rec    *tracking.Recorder
+	sender *experiments.Sender
+	// jobs inserts River jobs (an insert-only client); river runs the
+	// workers (nil in a process that does not work).
+	jobs  *river.Client[*sql.Tx]
+	river *river.Client[*sql.Tx]
 
 	// riverPoll overrides River's fetch poll interval (tests use a short one).
 	riverPoll time.Duration
@@ -43,84 +47,113 @@ type app struct {
 }
 
 // openApp opens and migrates the database and builds the services. With
-// workers it also registers the send worker; River is started by run.
+// workers it also builds the River client that runs them; run starts it.
 func openApp(ctx context.Context, cfg config, log *slog.Logger, workers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log, now: time.Now, riverPoll: 200 * time.Millisecond, tick: 5 * time.Second}
 	return a, a.init(ctx, workers)
 }
 
+// init wires the service together; every dependency goes in through a
+// constructor, lower layers first.
 func (a *app) init(ctx context.Context, workers bool) error {
 	st, err := openStore(ctx, a.cfg.db)
 	if err != nil {
 		return err
 	}
 	a.st = st
-	if err := st.migrateUp(ctx, nil); err != nil {
+	fail := func(err error) error {
 		st.Close()
 		return err
+	}
+	if err := st.migrateUp(ctx, nil); err != nil {
+		return fail(err)
 	}
 	secret, err := a.cfg.secret()
 	if err != nil {
-		st.Close()
-		return err
+		return fail(err)
 	}
 	htmlFooter, textFooter, err := templates.EmailFooters()
 	if err != nil {
-		st.Close()
-		return err
+		return fail(err)
 	}
-	a.rec = tracking.NewRecorder(st.db, 512, tracking.Rules{Window: a.cfg.BotWindow})
-	a.trk = tracking.NewService(st.db, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
+	riverLog := slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river")
+	if a.jobs, err = river.NewClient(st.riverDriver(), &river.Config{Logger: riverLog}); err != nil {
+		return fail(fmt.Errorf("river: %w", err))
+	}
+
+	a.clicks = tracking.NewStore(st.db)
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
-	}, a.now)
-	a.okr = okr.NewService(st.db, a.exps, a.now).WithSecret(secret)
-	rcfg := &river.Config{
-		Logger:            slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river"),
+	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now})
+	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret}, a.now); err != nil {
+		return fail(err)
+	}
+	a.rec = tracking.NewRecorder(st.db, a.exps, 512, tracking.Rules{Window: a.cfg.BotWindow})
+	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
+	if !workers {
+		return nil
+	}
+
+	var mailer experiments.Mailer = &outboxMailer{dir: a.cfg.OutboxDir}
+	if a.cfg.smtp != nil {
+		mailer = &smtpMailer{target: a.cfg.smtp, domain: experiments.MailDomain(a.cfg.MailFrom)}
+	}
+	mail := okr.Mail{Mailer: mailer, From: a.cfg.MailFrom, BaseURL: a.cfg.BaseURL}
+	surveyTmpl, err := emailTemplate("survey")
+	if err != nil {
+		return a.failClose(err)
+	}
+	digestTmpl, err := emailTemplate("digest")
+	if err != nil {
+		return a.failClose(err)
+	}
+	a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
+		From: a.cfg.MailFrom, Domain: experiments.MailDomain(a.cfg.MailFrom), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
+	}, a.log)
+	digests := okr.NewDigests(a.okr, mail, digestTmpl, a.jobs)
+	ws := river.NewWorkers()
+	river.AddWorker(ws, a.sender)
+	river.AddWorker(ws, experiments.NewTicker(a.exps))
+	river.AddWorker(ws, digests.QueueWorker())
+	river.AddWorker(ws, digests.EmailWorker())
+	river.AddWorker(ws, okr.NewSurveyMailer(a.okr, mail, surveyTmpl))
+	a.river, err = river.NewClient(st.riverDriver(), &river.Config{
+		Logger:            riverLog,
 		PollOnly:          true, // database/sql drivers have no LISTEN
 		FetchPollInterval: a.riverPoll,
 		FetchCooldown:     min(a.riverPoll, 100*time.Millisecond),
-	}
-	if workers {
-		var mailer experiments.Mailer = &outboxMailer{dir: a.cfg.OutboxDir}
-		if a.cfg.smtp != nil {
-			mailer = &smtpMailer{target: a.cfg.smtp, domain: a.cfg.mailDomain()}
-		}
-		a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
-			From: a.cfg.MailFrom, Domain: a.cfg.mailDomain(), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
-		}, a.log)
-		a.digests = okr.NewDigests(a.okr, mailer, a.cfg.MailFrom, a.cfg.BaseURL)
-		ws := river.NewWorkers()
-		river.AddWorker(ws, a.sender)
-		river.AddWorker(ws, experiments.NewTicker(a.exps))
-		river.AddWorker(ws, a.digests.QueueWorker())
-		river.AddWorker(ws, a.digests.EmailWorker())
-		river.AddWorker(ws, okr.NewSurveyMailer(a.okr, mailer, a.cfg.MailFrom, a.cfg.BaseURL))
-		rcfg.Workers = ws
-		rcfg.PeriodicJobs = []*river.PeriodicJob{
+		Workers:           ws,
+		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(a.tick),
 				func() (river.JobArgs, *river.InsertOpts) { return experiments.TickArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(okr.WeeklyAt{Day: time.Monday, Hour: 7},
 				func() (river.JobArgs, *river.InsertOpts) { return okr.DigestArgs{}, nil }, nil),
 			a.okr.SurveyPeriodicJob(),
-		}
-		rcfg.Queues = map[string]river.QueueConfig{
+		},
+		Queues: map[string]river.QueueConfig{
 			river.QueueDefault:    {MaxWorkers: 2},
 			experiments.QueueSend: {MaxWorkers: a.cfg.SendConcurrency},
-		}
-	}
-	a.river, err = river.NewClient(st.riverDriver(), rcfg)
+		},
+	})
 	if err != nil {
-		a.rec.Close()
-		st.Close()
-		return fmt.Errorf("river: %w", err)
-	}
-	a.exps.SetJobs(a.river)
-	if a.digests != nil {
-		a.digests.SetInserter(a.river)
+		return a.failClose(fmt.Errorf("river: %w", err))
 	}
 	return nil
+}
+
+func (a *app) failClose(err error) error {
+	a.close()
+	return err
+}
+
+// emailTemplate parses one of templates/email for the OKR layer.
+func emailTemplate(name string) (okr.EmailTemplate, error) {
+	h, t, err := templates.Email(name)
+	if err != nil {
+		return okr.EmailTemplate{}, err
+	}
+	return okr.EmailTemplate{HTML: h, Text: t}, nil
 }
 
 // close releases what init opened (for commands that do not run).
@@ -134,7 +167,17 @@ func (a *app) close() {
 // clicks are committed), the click writer drains, River lets running sends
 // finish, and the database closes.
 func (a *app) run(ctx context.Context, ln net.Listener) error {
-	if a.sender != nil {
+	var h http.Handler
+	if ln != nil {
+		var err error
+		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
+			Ready: a.st.db.PingContext, Log: a.log, Now: a.now})
+		if err != nil {
+			a.close()
+			return err
+		}
+	}
+	if a.river != nil {
 		// River gets its own context: shutdown goes through Stop below, which lets
 		// running batches finish, rather than through cancellation.
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
@@ -145,12 +188,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	var srv *http.Server
 	srvErr := make(chan error, 1)
 	if ln != nil {
-		pages, err := templates.Web()
-		if err != nil {
-			return err
-		}
-		e := newServer(&api{db: a.st.db, exps: a.exps, okr: a.okr, now: a.now, sender: a.sender, trk: a.trk, pages: pages, log: a.log})
-		srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 			IdleTimeout: 2 * time.Minute}
 		go func() { srvErr <- srv.Serve(ln) }()
 		a.log.Info("slicelab is listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL,
@@ -173,7 +211,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	a.rec.Close()
-	if a.sender != nil {
+	if a.river != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := a.river.Stop(sctx); err != nil {
 			a.log.Warn("river did not stop in time; cancelling running jobs", "err", err)

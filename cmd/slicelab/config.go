@@ -266,12 +266,3 @@ func (c *config) secret() ([]byte, error) {
 	}
 	return []byte(s), nil
 }
-
-// mailDomain is the domain of the From address, used in Message-IDs.
-func (c *config) mailDomain() string {
-	a, err := mail.ParseAddress(c.MailFrom)
-	if err != nil {
-		return "localhost"
-	}
-	return a.Address[strings.LastIndexByte(a.Address, '@')+1:]
-}

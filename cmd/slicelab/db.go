@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -16,8 +14,6 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"slicelab/migrations"
 )
@@ -44,23 +40,9 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		}
 		return &store{db: db, postgres: true}, nil
 	}
-	if dir := filepath.Dir(t.dsn); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create the SQLite folder: %w", err)
-		}
-	}
-	dsn := "file:" + t.dsn + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	db, err := migrations.OpenSQLite(ctx, t.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open SQLite %s: %w", t.dsn, err)
-	}
-	// SQLite has one writer; one connection shared by bun and River avoids
-	// SQLITE_BUSY between them (River's SQLite driver recommends this).
-	sqldb.SetMaxOpenConns(1)
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open SQLite %s: %w", t.dsn, err)
+		return nil, err
 	}
 	return &store{db: db}, nil
 }

@@ -421,13 +421,13 @@ func checkCounters(t *testing.T, e *env, expID string) {
 	}
 	var stale int
 	n, err := e.app.st.db.NewSelect().Table("deliveries").Where("experiment_id = ?", expID).
-		Where("(first_human_click_at IS NULL) = EXISTS (SELECT 1 FROM clicks k WHERE k.delivery_id = deliveries.id AND NOT k.automated)").Count(ctx)
+		Where("NOT EXISTS (SELECT 1 FROM first_clicks f WHERE f.delivery_id = deliveries.id) = EXISTS (SELECT 1 FROM clicks k WHERE k.delivery_id = deliveries.id AND NOT k.automated)").Count(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stale += n
 	if stale != 0 {
-		t.Errorf("%d deliveries have a first_human_click_at that disagrees with their clicks", stale)
+		t.Errorf("%d deliveries have a first click (first_clicks) that disagrees with their clicks", stale)
 	}
 	var wc, raw int
 	wc, _ = e.app.st.db.NewSelect().Table("weekly_clickers").Where("experiment_id = ?", expID).Count(ctx)

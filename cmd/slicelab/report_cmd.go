@@ -5,59 +5,53 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"text/tabwriter"
 
 	"slicelab/okr"
+	"slicelab/tracking"
 )
 
-// reportCmd runs `slicelab report week --team T --week W --format table|json|csv`.
-func reportCmd(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "week" {
-		return usageError{"report takes: week --team SLUG [--week YYYY-Www] [--format table|json|csv]"}
-	}
-	fs := flag.NewFlagSet("report week", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	teamSlug := fs.String("team", "", "team slug")
+// reportWeekCmd is `slicelab report week --team T --week W --format table|json|csv`.
+func reportWeekCmd(fs *flag.FlagSet) runFunc {
+	teamSlug := fs.String("team", "", "team slug (required)")
 	weekFlag := fs.String("week", "", "ISO week such as 2026-W48 (default: this week in the team's time zone)")
 	format := fs.String("format", "table", "table, json or csv")
-	if pos, err := parseInterleaved(fs, args[1:]); err != nil {
-		return err
-	} else if len(pos) > 0 || *teamSlug == "" {
-		return usageError{"report week needs --team SLUG"}
-	}
-	if *format != "table" && *format != "json" && *format != "csv" {
-		return usageError{fmt.Sprintf("--format %q: use table, json or csv", *format)}
-	}
-	a, team, err := openTeam(ctx, cfg, log, *teamSlug)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	var week okr.Week
-	if *weekFlag != "" {
-		if week, err = okr.ParseWeek(*weekFlag); err != nil {
-			return usageError{"--week: " + err.Error()}
+	return func(ctx context.Context, x *cli, _ []string) error {
+		if *teamSlug == "" {
+			return usageError{"--team is required"}
 		}
-	} else {
-		loc, err := a.okr.Location(ctx, team.ID)
+		if *format != "table" && *format != "json" && *format != "csv" {
+			return usageError{fmt.Sprintf("--format %q: use table, json or csv", *format)}
+		}
+		var week tracking.Week
+		if *weekFlag != "" {
+			w, err := tracking.ParseWeek(*weekFlag)
+			if err != nil {
+				return usageError{"--week: " + err.Error()}
+			}
+			week = w
+		}
+		a, team, err := openTeam(ctx, x, *teamSlug)
 		if err != nil {
 			return err
 		}
-		week = okr.WeekOf(a.now(), loc)
+		defer a.close()
+		if *weekFlag == "" {
+			week = tracking.WeekOf(a.now(), team.Location())
+		}
+		r, err := a.okr.WeeklyReview(ctx, team, week)
+		if err != nil {
+			return err
+		}
+		switch *format {
+		case "json":
+			return writeJSON(x.stdout, r)
+		case "csv":
+			return r.WriteCSV(x.stdout)
+		}
+		return writeReviewTable(x.stdout, r)
 	}
-	r, err := a.okr.WeeklyReview(ctx, team, week)
-	if err != nil {
-		return err
-	}
-	switch *format {
-	case "json":
-		return writeJSON(stdout, r)
-	case "csv":
-		return r.WriteCSV(stdout)
-	}
-	return writeReviewTable(stdout, r)
 }
 
 func writeReviewTable(w io.Writer, r *okr.Review) error {

@@ -37,14 +37,17 @@ func BenchmarkWeeklyReview(b *testing.B) {
 	if err := st.migrateUp(ctx, nil); err != nil {
 		b.Fatal(err)
 	}
-	exps := experiments.NewService(st.db, experiments.Config{}, time.Now)
-	svc := okr.NewService(st.db, exps, time.Now)
+	exps := experiments.NewService(st.db, experiments.Config{}, experiments.Deps{Now: time.Now})
+	svc, err := okr.NewService(st.db, exps, tracking.NewStore(st.db), okr.Config{Secret: []byte("bench-secret-0123456789abcdef0123456789")}, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
 	team, err := exps.CreateTeam(ctx, "bench-"+uuid.NewString()[:8], "Bench")
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC) // 2026-W41
-	week := okr.WeekOf(start.Add(6*7*24*time.Hour), time.UTC)
+	week := tracking.WeekOf(start.Add(6*7*24*time.Hour), time.UTC)
 	seedStart := time.Now()
 	expIDs := seedReviewData(b, ctx, st.db, exps, team, start)
 	b.Logf("seeded 1,000,000 deliveries and 200,000 clicks in %s", time.Since(seedStart).Round(time.Second))
@@ -136,7 +139,7 @@ func seedReviewData(b *testing.B, ctx context.Context, db *bun.DB, exps *experim
 				at := sentAt.Add(time.Minute + time.Duration(rng.Int64N(int64(14*24*time.Hour))))
 				cs = append(cs, tracking.Click{ID: uuid.Must(uuid.NewV7()), DeliveryID: dels[i], ExperimentID: e.ID, VariantID: vid,
 					ContactID: ids[i], ClickedAt: at, Method: "GET", UserAgent: "bench", IP: "203.0.113.0/24"})
-				wk := tracking.WeekKey(at, time.UTC)
+				wk := tracking.WeekOf(at, time.UTC).String()
 				if k := [2]any{i, wk}; !seen[k] {
 					seen[k] = true
 					if _, err := tx.NewRaw("INSERT INTO weekly_clickers (experiment_id, week, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -144,8 +147,8 @@ func seedReviewData(b *testing.B, ctx context.Context, db *bun.DB, exps *experim
 						return err
 					}
 				}
-				if _, err := tx.NewRaw("UPDATE deliveries SET first_human_click_at = ? WHERE id = ? AND (first_human_click_at IS NULL OR first_human_click_at > ?)",
-					at, dels[i], at).Exec(ctx); err != nil {
+				if _, err := tx.NewRaw("INSERT INTO first_clicks (delivery_id, experiment_id, variant_id, clicked_at, send_week) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+					dels[i], e.ID, vid, at, tracking.WeekOf(sentAt, time.UTC).String()).Exec(ctx); err != nil {
 					return err
 				}
 				clicked[i] = true
@@ -156,7 +159,7 @@ func seedReviewData(b *testing.B, ctx context.Context, db *bun.DB, exps *experim
 					cs = cs[:0]
 				}
 			}
-			return tracking.BumpVariantWeek(ctx, tx, e.ID, vid, tracking.WeekKey(sentAt, time.UTC), contacts, len(clicked))
+			return tracking.NewStore(tx).AddSends(ctx, e.ID, vid, tracking.WeekOf(sentAt, time.UTC).String(), contacts, len(clicked))
 		})
 		if err != nil {
 			b.Fatal(err)

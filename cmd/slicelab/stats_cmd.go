@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,41 +14,37 @@ import (
 	"slicelab/experiments/stats"
 )
 
-// statsCmd runs `slicelab stats compare|srm|plan`: the functions behind the
-// results endpoint, on counts given on the command line (product.md §7, §13).
-func statsCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"stats takes compare, srm or plan"}
-	}
-	fs := flag.NewFlagSet("stats "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// The stats commands run the functions behind the results endpoint on
+// counts given on the command line (product.md §7, §13); they need no
+// configuration and no database.
+
+// formatFlag adds --format json|table.
+func formatFlag(fs *flag.FlagSet) func() (string, error) {
 	format := fs.String("format", "table", "json or table")
-	check := func() error {
-		if pos, err := parseInterleaved(fs, args[1:]); err != nil {
-			return err
-		} else if len(pos) > 0 {
-			return usageError{fmt.Sprintf("stats %s: unexpected argument %q", args[0], pos[0])}
-		}
+	return func() (string, error) {
 		if *format != "json" && *format != "table" {
-			return usageError{fmt.Sprintf("--format %q: use json or table", *format)}
+			return "", usageError{fmt.Sprintf("--format %q: use json or table", *format)}
 		}
-		return nil
+		return *format, nil
 	}
-	switch args[0] {
-	case "compare":
-		var control string
-		var variants multiFlag
-		fs.StringVar(&control, "control", "", "control clickers/delivered, e.g. 120/1000")
-		fs.Var(&variants, "variant", "variant clickers/delivered (repeat for each variant)")
-		if err := check(); err != nil {
+}
+
+func statsCompareCmd(fs *flag.FlagSet) runFunc {
+	format := formatFlag(fs)
+	control := fs.String("control", "", "control clickers/delivered, e.g. 120/1000")
+	var variants multiFlag
+	fs.Var(&variants, "variant", "variant clickers/delivered (repeat for each variant)")
+	return func(_ context.Context, x *cli, _ []string) error {
+		f, err := format()
+		if err != nil {
 			return err
 		}
-		c, err := parseCount("--control", control)
+		c, err := parseCount("--control", *control)
 		if err != nil {
 			return err
 		}
 		if len(variants) == 0 {
-			return usageError{"stats compare needs at least one --variant X/N"}
+			return usageError{"at least one --variant X/N is required"}
 		}
 		var vs []stats.Count
 		for _, v := range variants {
@@ -58,10 +55,10 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 			vs = append(vs, n)
 		}
 		res := stats.Compare(c, vs)
-		if *format == "json" {
-			return writeJSON(stdout, res)
+		if f == "json" {
+			return writeJSON(x.stdout, res)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		tw := tabwriter.NewWriter(x.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "arm\trate\t95% CI\tabs diff\tlift\tlift 95% CI\tp-value\tchance to beat\texpected loss\t")
 		fmt.Fprintf(tw, "control\t%s\t%s\t\t\t\t\t\t\t\n", pct(res.Control.Rate), pctPair(res.Control.CI))
 		for i, v := range res.Variants {
@@ -69,18 +66,23 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 				pct(v.Lift), pctPair(v.LiftCI), plain(v.PValue), pct(v.ChanceToBeatControl), pct(v.ExpectedLoss))
 		}
 		return tw.Flush()
-	case "srm":
-		var observed, weights string
-		fs.StringVar(&observed, "observed", "", "observed counts per arm, e.g. 5050,4950")
-		fs.StringVar(&weights, "weights", "", "configured weights per arm, e.g. 1,1")
-		if err := check(); err != nil {
-			return err
-		}
-		obs, err := parseList("--observed", observed, func(s string) (int, error) { return strconv.Atoi(s) })
+	}
+}
+
+func statsSRMCmd(fs *flag.FlagSet) runFunc {
+	format := formatFlag(fs)
+	observed := fs.String("observed", "", "observed counts per arm, e.g. 5050,4950")
+	weights := fs.String("weights", "", "configured weights per arm, e.g. 1,1")
+	return func(_ context.Context, x *cli, _ []string) error {
+		f, err := format()
 		if err != nil {
 			return err
 		}
-		w, err := parseList("--weights", weights, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+		obs, err := parseList("--observed", *observed, func(s string) (int, error) { return strconv.Atoi(s) })
+		if err != nil {
+			return err
+		}
+		w, err := parseList("--weights", *weights, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
 		if err != nil {
 			return err
 		}
@@ -88,18 +90,24 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("--observed has %d arms and --weights %d; give one weight per arm", len(obs), len(w))}
 		}
 		res := stats.SRMCheck(obs, w)
-		if *format == "json" {
-			return writeJSON(stdout, res)
+		if f == "json" {
+			return writeJSON(x.stdout, res)
 		}
-		fmt.Fprintf(stdout, "chi2     %s\np-value  %s\nflag     %v (sample-ratio mismatch when p < 0.001)\n", plain(res.Chi2), plain(res.PValue), res.Flag)
+		fmt.Fprintf(x.stdout, "chi2     %s\np-value  %s\nflag     %v (sample-ratio mismatch when p < 0.001)\n", plain(res.Chi2), plain(res.PValue), res.Flag)
 		return nil
-	case "plan":
-		baseline := fs.Float64("baseline", 0, "baseline rate, e.g. 0.05")
-		mde := fs.Float64("mde", 0, "relative minimum detectable effect, e.g. 0.1 for +10%")
-		weekly := fs.Int("weekly", 0, "recipients per week, over all arms")
-		arms := fs.Int("arms", 2, "number of arms, control included")
-		weeks := fs.Int("weeks", 4, "weeks to plan")
-		if err := check(); err != nil {
+	}
+}
+
+func statsPlanCmd(fs *flag.FlagSet) runFunc {
+	format := formatFlag(fs)
+	baseline := fs.Float64("baseline", 0, "baseline rate, e.g. 0.05")
+	mde := fs.Float64("mde", 0, "relative minimum detectable effect, e.g. 0.1 for +10%")
+	weekly := fs.Int("weekly", 0, "recipients per week, over all arms")
+	arms := fs.Int("arms", 2, "number of arms, control included")
+	weeks := fs.Int("weeks", 4, "weeks to plan")
+	return func(_ context.Context, x *cli, _ []string) error {
+		f, err := format()
+		if err != nil {
 			return err
 		}
 		res, err := stats.Plan(*baseline, *mde, *weekly, *arms, *weeks)
@@ -110,22 +118,21 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if *format == "json" {
-			return writeJSON(stdout, res)
+		if f == "json" {
+			return writeJSON(x.stdout, res)
 		}
 		n := "unreachable"
 		if res.NPerArm != nil {
 			n = strconv.Itoa(*res.NPerArm)
 		}
-		fmt.Fprintf(stdout, "recipients per arm for 80%% power: %s\n", n)
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(x.stdout, "recipients per arm for 80%% power: %s\n", n)
+		tw := tabwriter.NewWriter(x.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "week\tpower\tMDE at 80% power\t")
 		for _, w := range res.Weeks {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", w.Week, pct(&w.Power), pct(w.MDE))
 		}
 		return tw.Flush()
 	}
-	return usageError{fmt.Sprintf("unknown stats command %q: use compare, srm or plan", args[0])}
 }
 
 type multiFlag []string

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"slicelab/experiments"
+)
+
+// commands is the CLI's one command table (product.md §3, §13).
+var commands = []command{
+	{name: "serve", summary: "run the web server and the send workers", flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, x *cli, _ []string) error { return serve(ctx, x, true) }
+	}},
+	{name: "worker", summary: "run the send workers only (scale-out on PostgreSQL)", flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, x *cli, _ []string) error { return serve(ctx, x, false) }
+	}},
+	{name: "migrate up", summary: "apply the database migrations (slicelab's and River's)", flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, x *cli, _ []string) error {
+			st, err := openStore(ctx, x.cfg.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.migrateUp(ctx, x.stdout); err != nil {
+				return err
+			}
+			fmt.Fprintln(x.stdout, "database is up to date")
+			return nil
+		}
+	}},
+	{name: "migrate status", summary: "list the database migrations and whether they are applied", flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, x *cli, _ []string) error {
+			st, err := openStore(ctx, x.cfg.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return st.migrateStatus(ctx, x.stdout)
+		}
+	}},
+	{name: "team create", args: "SLUG [--name NAME]", summary: "create a team", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
+		name := fs.String("name", "", "display name of the team (default: the slug)")
+		return func(ctx context.Context, x *cli, args []string) error {
+			a, err := x.openApp(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			t, err := a.exps.CreateTeam(ctx, args[0], *name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(x.stdout, "created team %s (%s) %s\n", t.Slug, t.Name, t.ID)
+			return nil
+		}
+	}},
+	{name: "token create", args: "--team SLUG [--role viewer|editor|admin]", summary: "create an API token; prints only the token",
+		flags: func(fs *flag.FlagSet) runFunc {
+			team := fs.String("team", "", "team slug (required)")
+			role := fs.String("role", "editor", "viewer, editor or admin")
+			return func(ctx context.Context, x *cli, _ []string) error {
+				if *team == "" {
+					return usageError{"--team is required"}
+				}
+				r, err := experiments.ParseRole(*role)
+				if err != nil {
+					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
+				}
+				a, err := x.openApp(ctx, false)
+				if err != nil {
+					return err
+				}
+				defer a.close()
+				tok, err := a.exps.CreateToken(ctx, *team, r)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(x.stdout, tok)
+				return nil
+			}
+		}},
+	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--password-stdin]",
+		summary: "add a person to a team (a member gets the allocation survey and the Monday digest)", nargs: [2]int{1, 1},
+		flags: func(fs *flag.FlagSet) runFunc {
+			team := fs.String("team", "", "team slug (required)")
+			name := fs.String("name", "", "display name")
+			role := fs.String("role", "viewer", "viewer, editor or admin")
+			pwStdin := fs.Bool("password-stdin", false, "read a password for signing in from the first line of standard input")
+			return func(ctx context.Context, x *cli, args []string) error {
+				if *team == "" {
+					return usageError{"--team is required"}
+				}
+				r, err := experiments.ParseRole(*role)
+				if err != nil {
+					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
+				}
+				in := experiments.MemberInput{Email: args[0], Name: *name, Role: r}
+				if *pwStdin {
+					line, err := bufio.NewReader(x.stdin).ReadString('\n')
+					if err != nil && !errors.Is(err, io.EOF) {
+						return fmt.Errorf("read the password: %w", err)
+					}
+					pw := strings.TrimRight(line, "\r\n")
+					in.Password = &pw
+				}
+				a, t, err := openTeam(ctx, x, *team)
+				if err != nil {
+					return err
+				}
+				defer a.close()
+				m, err := a.exps.AddMember(ctx, t.ID, in)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(x.stdout, "added %s to %s as %s (%s)\n", m.Email, t.Slug, m.Role, m.ID)
+				return nil
+			}
+		}},
+	{name: "contacts import", args: "FILE.csv --team SLUG", summary: "import contacts from CSV (all or nothing)", nargs: [2]int{1, 1},
+		flags: func(fs *flag.FlagSet) runFunc {
+			team := fs.String("team", "", "team slug (required)")
+			return func(ctx context.Context, x *cli, args []string) error {
+				if *team == "" {
+					return usageError{"--team is required"}
+				}
+				return importContacts(ctx, x, args[0], *team)
+			}
+		}},
+	{name: "report week", args: "--team SLUG [--week 2026-W48] [--format table|json|csv]", summary: "the weekly review of a team",
+		flags: reportWeekCmd},
+	{name: "stats compare", args: "--control X/N --variant X/N [--variant X/N …] [--format json|table]",
+		summary: "compare variants with the control (the results endpoint's statistics)", noConfig: true, flags: statsCompareCmd},
+	{name: "stats srm", args: "--observed A,B[,…] --weights a,b[,…] [--format json|table]",
+		summary: "sample-ratio-mismatch check (Pearson χ²)", noConfig: true, flags: statsSRMCmd},
+	{name: "stats plan", args: "--baseline P --mde E --weekly N --arms K --weeks W [--format json|table]",
+		summary: "sample size per arm and week-by-week power", noConfig: true, flags: statsPlanCmd},
+}
+
+// serve runs the service (web and workers) or the workers alone until ctx ends.
+func serve(ctx context.Context, x *cli, web bool) error {
+	a, err := x.openApp(ctx, true)
+	if err != nil {
+		return err
+	}
+	if !web {
+		x.log.Info("slicelab worker started", "database", a.dbLabel(), "mail", a.mailLabel())
+		return a.run(ctx, nil)
+	}
+	ln, err := net.Listen("tcp", x.cfg.HTTPAddr)
+	if err != nil {
+		a.close()
+		return fmt.Errorf("listen on %s: %w (set SLICELAB_HTTP_ADDR to another address)", x.cfg.HTTPAddr, err)
+	}
+	return a.run(ctx, ln)
+}
+
+// openTeam opens the database for a command about one team.
+func openTeam(ctx context.Context, x *cli, slug string) (*app, experiments.Team, error) {
+	a, err := x.openApp(ctx, false)
+	if err != nil {
+		return nil, experiments.Team{}, err
+	}
+	t, err := a.exps.TeamBySlug(ctx, slug)
+	if err != nil {
+		a.close()
+		return nil, experiments.Team{}, err
+	}
+	return a, t, nil
+}
+
+func importContacts(ctx context.Context, x *cli, path, team string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	a, t, err := openTeam(ctx, x, team)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var r io.Reader = f
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		r = &progressReader{r: f, total: fi.Size(), out: x.stderr}
+	}
+	in, rowErrs := experiments.ParseContactsCSV(r)
+	if pr, ok := r.(*progressReader); ok {
+		pr.done()
+	}
+	res, err := a.exps.ImportContacts(ctx, t.ID, in, rowErrs)
+	var ie *experiments.ImportError
+	if errors.As(err, &ie) {
+		for _, e := range ie.Result.Errors {
+			fmt.Fprintf(x.stderr, "row %d: %s: %s\n", e.Row, e.Field, e.Message)
+		}
+		return fmt.Errorf("%d bad rows; nothing was imported", len(ie.Result.Errors))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "imported %d, skipped %d (already in the team)\n", res.Imported, res.Skipped)
+	return nil
+}
+
+// progressReader draws a progress bar on stderr while a file is read.
+type progressReader struct {
+	r        io.Reader
+	total    int64
+	read     int64
+	lastStep int64
+	out      io.Writer
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.read += int64(n)
+	if step := p.read * 40 / p.total; step != p.lastStep {
+		p.lastStep = step
+		fmt.Fprintf(p.out, "\rreading [%-40s] %3d%%", strings.Repeat("#", int(step)), p.read*100/p.total)
+	}
+	return n, err
+}
+
+func (p *progressReader) done() {
+	if p.lastStep > 0 {
+		fmt.Fprintln(p.out)
+	}
+}

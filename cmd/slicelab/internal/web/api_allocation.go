@@ -1,0 +1,105 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"slicelab/okr"
+)
+
+func (s *server) getCategories(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	cats, err := s.OKR.Categories(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"categories": cats})
+}
+
+// postCategory adds a category: {"name","elective","target"} (target: share of the elective time).
+func (s *server) postCategory(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name     string   `json:"name"`
+		Elective bool     `json:"elective"`
+		Target   *float64 `json:"target"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cat, err := s.OKR.AddCategory(c.Request().Context(), team.ID, in.Name, in.Elective, in.Target)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, cat)
+}
+
+// renameCategory renames a category: {"name"}.
+func (s *server) renameCategory(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cat, err := s.OKR.RenameCategory(c.Request().Context(), team.ID, id, in.Name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cat)
+}
+
+// postAllocation stores an answer: {"member_id","week","shares":{"KTLO":40,...}};
+// 201 for a new answer, 200 when it replaced the member's earlier answer for the week.
+func (s *server) postAllocation(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in okr.AllocationInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	r, err := s.OKR.RecordAllocation(c.Request().Context(), team.ID, in)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if r.Replaced {
+		status = http.StatusOK
+	}
+	return c.JSON(status, r)
+}
+
+// getAllocationReport answers the report of ?week= (default: the current
+// week in the team's time zone).
+func (s *server) getAllocationReport(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	week, err := s.reportWeek(c, team)
+	if err != nil {
+		return err
+	}
+	r, err := s.OKR.AllocationReport(c.Request().Context(), team.ID, week)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

@@ -1,0 +1,190 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/labstack/echo/v4"
+
+	"slicelab/experiments"
+)
+
+func (s *server) importContacts(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	var in []experiments.ContactInput
+	var rowErrs []experiments.RowError
+	switch ct {
+	case "text/csv", "application/csv":
+		in, rowErrs = experiments.ParseContactsCSV(c.Request().Body)
+	case "application/json", "":
+		if in, err = experiments.ParseContactsJSON(c.Request().Body); err != nil {
+			return err
+		}
+	default:
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send contacts as text/csv or as a JSON array (application/json)")
+	}
+	res, err := s.Experiments.ImportContacts(c.Request().Context(), team.ID, in, rowErrs)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (s *server) listContacts(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return &experiments.ValidationError{Fields: map[string]string{"limit": "must be a whole number from 1 to 1000"}}
+		}
+	}
+	page, err := s.Experiments.ListContacts(c.Request().Context(), team.ID, c.QueryParam("after"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *server) createExperiment(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in experiments.CreateInput
+	if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "not a valid JSON experiment: " + err.Error()}}
+	}
+	e, err := s.Experiments.Create(c.Request().Context(), team.ID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, e)
+}
+
+func (s *server) listExperiments(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.Experiments.List(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"experiments": list})
+}
+
+func (s *server) getExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.Experiments.Get(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+// launchExperiment launches now, or at "at" (RFC 3339) when the body gives a future time.
+func (s *server) launchExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		At *time.Time `json:"at"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			return &experiments.ValidationError{Fields: map[string]string{"at": "must be an RFC 3339 time such as 2026-12-01T09:00:00Z: " + err.Error()}}
+		}
+	}
+	e, err := s.Experiments.Launch(c.Request().Context(), principal(c).Team.ID, id, body.At)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, e)
+}
+
+// lifecycle answers pause, resume and cancel.
+func (s *server) lifecycle(c echo.Context, do func(context.Context, uuid.UUID, uuid.UUID) (*experiments.Experiment, error)) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	e, err := do(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+func (s *server) pauseExperiment(c echo.Context) error  { return s.lifecycle(c, s.Experiments.Pause) }
+func (s *server) resumeExperiment(c echo.Context) error { return s.lifecycle(c, s.Experiments.Resume) }
+func (s *server) cancelExperiment(c echo.Context) error { return s.lifecycle(c, s.Experiments.Cancel) }
+
+func (s *server) experimentResults(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.Experiments.Results(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// previewExperiment renders ?variant= (id or name; default the control) for
+// ?contact= (id or email; default the team's first contact).
+func (s *server) previewExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.Experiments.Preview(c.Request().Context(), principal(c).Team.ID, id, c.QueryParam("variant"), c.QueryParam("contact"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// sendTest sends one variant, rendered for a contact, to {"to"} as a test.
+func (s *server) sendTest(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Variant string `json:"variant"`
+		Contact string `json:"contact"`
+		To      string `json:"to"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "expected {\"to\", \"variant\", \"contact\"}: " + err.Error()}}
+	}
+	if s.Sender == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "this process does not send mail")
+	}
+	p, err := s.Sender.SendTest(c.Request().Context(), principal(c).Team.ID, id, body.Variant, body.Contact, body.To)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"sent_to": body.To, "preview": p})
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"slicelab/experiments"
+)
+
+// routes is slicelab's one route table: every route is registered here, in
+// three groups. A test fails when a route is registered anywhere else.
+func (s *server) routes(e *echo.Echo) {
+	editor, admin := need(experiments.RoleEditor), need(experiments.RoleAdmin)
+	small := middleware.BodyLimit("64K")
+
+	// Public (product.md §11): the links in emails, health checks. No
+	// session, no token; errors are HTML pages.
+	public := e.Group("")
+	public.GET("/healthz", s.healthz)
+	public.GET("/readyz", s.readyz)
+	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
+	public.GET("/u/:token", s.unsubscribePage, middleware.BodyLimit("16K"))
+	public.POST("/u/:token", s.unsubscribe, middleware.BodyLimit("16K"))
+	public.GET("/survey/:token", s.surveyPage)
+	public.POST("/survey/:token", s.surveySubmit, middleware.BodyLimit("16K"))
+
+	// The API: a bearer token, scoped to the token's team; errors are JSON.
+	api := e.Group("/api/v1", jsonErrors, s.authenticate)
+	api.PATCH("/teams/:team", s.updateTeam, admin, small)
+	api.GET("/teams/:team/members", s.listMembers)
+	api.POST("/teams/:team/members", s.addMember, admin, small)
+
+	api.POST("/teams/:team/contacts", s.importContacts, editor, middleware.BodyLimit("256M"))
+	api.GET("/teams/:team/contacts", s.listContacts)
+
+	api.POST("/teams/:team/experiments", s.createExperiment, editor, middleware.BodyLimit("2M"))
+	api.GET("/teams/:team/experiments", s.listExperiments)
+	api.GET("/experiments/:id", s.getExperiment)
+	api.POST("/experiments/:id/launch", s.launchExperiment, editor, small)
+	api.POST("/experiments/:id/pause", s.pauseExperiment, editor, small)
+	api.POST("/experiments/:id/resume", s.resumeExperiment, editor, small)
+	api.POST("/experiments/:id/cancel", s.cancelExperiment, editor, small)
+	api.GET("/experiments/:id/results", s.experimentResults)
+	api.GET("/experiments/:id/preview", s.previewExperiment)
+	api.POST("/experiments/:id/test", s.sendTest, editor, small)
+
+	api.POST("/teams/:team/objectives", s.createObjective, editor, small)
+	api.GET("/teams/:team/objectives", s.listObjectives)
+	api.POST("/objectives/:id/key-results", s.createKeyResult, editor, small)
+	api.POST("/key-results/:id/check-ins", s.checkIn, editor, small)
+	api.POST("/key-results/:id/experiments", s.linkExperiment, editor, small)
+	api.POST("/teams/:team/events", s.ingestEvents, editor, middleware.BodyLimit("8M"))
+	api.GET("/teams/:team/reports/weekly", s.weeklyReport)
+
+	api.POST("/teams/:team/allocations", s.postAllocation, editor, small)
+	api.GET("/teams/:team/allocations", s.getAllocationReport)
+	api.GET("/teams/:team/allocation-categories", s.getCategories)
+	api.POST("/teams/:team/allocation-categories", s.postCategory, admin, small)
+	api.PATCH("/teams/:team/allocation-categories/:id", s.renameCategory, admin, small)
+
+	// Pages: a session cookie. The web UI's pages go here.
+}

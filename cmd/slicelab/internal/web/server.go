@@ -1,0 +1,96 @@
+// Package web is slicelab's HTTP layer, and the only package that imports
+// echo: the one route table (routes.go), the bearer-token API, the public
+// links of emails (tracked clicks, unsubscribe, the allocation survey), and
+// rendering. Handlers turn requests into calls of the domain services and
+// their answers (or domain errors) into responses; they hold no business
+// rules.
+package web
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"slicelab/experiments"
+	"slicelab/okr"
+	"slicelab/templates"
+	"slicelab/tracking"
+)
+
+// Deps are what the handlers need, built by the composition root.
+type Deps struct {
+	Experiments *experiments.Service
+	OKR         *okr.Service
+	Tracking    *tracking.Service
+	// Sender sends test messages; nil in a process without send workers.
+	Sender *experiments.Sender
+	// Ready tells whether the database is reachable (/readyz).
+	Ready func(context.Context) error
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// server holds the dependencies; its methods are the handlers.
+type server struct {
+	Deps
+	pages map[string]*template.Template
+}
+
+// New builds the HTTP handler of slicelab.
+func New(d Deps) (http.Handler, error) {
+	pages, err := templates.Web()
+	if err != nil {
+		return nil, err
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, pages: pages}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, HandleError: true,
+		Skipper: func(c echo.Context) bool { // clicks are the hot path and are in the ledger already
+			return strings.HasPrefix(c.Path(), "/c/")
+		},
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.Log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", slog.String("method", v.Method),
+				slog.String("path", v.URIPath), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
+			return nil
+		},
+	}))
+	s.routes(e)
+	return e, nil
+}
+
+// render executes a page (one template set per page, with the layout).
+func (s *server) render(c echo.Context, status int, page string, data any) error {
+	t, ok := s.pages[page]
+	if !ok {
+		return errors.New("web: unknown page " + page)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		return err
+	}
+	return c.HTML(status, b.String())
+}
+
+func (s *server) healthz(c echo.Context) error { return c.String(http.StatusOK, "ok\n") }
+
+func (s *server) readyz(c echo.Context) error {
+	if err := s.Ready(c.Request().Context()); err != nil {
+		return c.String(http.StatusServiceUnavailable, "database unreachable\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
