@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"slicelab/cmd/slicelab/internal/web"
@@ -35,6 +36,8 @@ type app struct {
 	// workers (nil in a process that does not work).
 	jobs  *river.Client[*sql.Tx]
 	river *river.Client[*sql.Tx]
+	// metrics is the process's Prometheus registry (/metrics).
+	metrics *prometheus.Registry
 
 	// riverPoll overrides River's fetch poll interval (tests use a short one).
 	riverPoll time.Duration
@@ -56,6 +59,9 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, workers bool) (*
 // init wires the service together; every dependency goes in through a
 // constructor, lower layers first.
 func (a *app) init(ctx context.Context, workers bool) error {
+	if a.metrics == nil {
+		a.metrics = newMetrics()
+	}
 	st, err := openStore(ctx, a.cfg.db)
 	if err != nil {
 		return err
@@ -171,7 +177,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	if ln != nil {
 		var err error
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
-			Ready: a.st.db.PingContext, Log: a.log, Now: a.now})
+			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now})
 		if err != nil {
 			a.close()
 			return err

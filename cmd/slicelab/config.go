@@ -32,6 +32,7 @@ type config struct {
 	BotWindow       time.Duration
 	ContactCooldown time.Duration
 	LogLevel        string
+	MetricsToken    string
 
 	// derived
 	db   dbTarget
@@ -68,6 +69,7 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
   SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
+  SLICELAB_METRICS_TOKEN     bearer token for /metrics (default: none, and /metrics answers this machine only)
 `
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -86,6 +88,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BotWindow:       10 * time.Second,
 		ContactCooldown: 24 * time.Hour,
 		LogLevel:        orDefault(getenv("SLICELAB_LOG_LEVEL"), "info"),
+		MetricsToken:    getenv("SLICELAB_METRICS_TOKEN"),
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {

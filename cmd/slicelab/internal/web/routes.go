@@ -20,6 +20,7 @@ func (s *server) routes(e *echo.Echo) {
 	public := e.Group("")
 	public.GET("/healthz", s.healthz)
 	public.GET("/readyz", s.readyz)
+	public.GET("/metrics", s.metrics)
 	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
 	public.GET("/u/:token", s.unsubscribePage, middleware.BodyLimit("16K"))
 	public.POST("/u/:token", s.unsubscribe, middleware.BodyLimit("16K"))

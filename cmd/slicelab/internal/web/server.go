@@ -8,10 +8,12 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -33,8 +35,13 @@ type Deps struct {
 	Sender *experiments.Sender
 	// Ready tells whether the database is reachable (/readyz).
 	Ready func(context.Context) error
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Metrics serves the Prometheus metrics (/metrics); nil: none. With a
+	// MetricsToken a scraper must send it as a bearer token; without one
+	// only clients on the loopback interface are answered.
+	Metrics      http.Handler
+	MetricsToken string
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // server holds the dependencies; its methods are the handlers.
@@ -84,6 +91,23 @@ func (s *server) render(c echo.Context, status int, page string, data any) error
 		return err
 	}
 	return c.HTML(status, b.String())
+}
+
+func (s *server) metrics(c echo.Context) error {
+	if s.Metrics == nil {
+		return echo.ErrNotFound
+	}
+	if s.MetricsToken != "" {
+		got, _ := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.MetricsToken)) != 1 {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+			return echo.NewHTTPError(http.StatusUnauthorized, "send SLICELAB_METRICS_TOKEN as Authorization: Bearer <token>")
+		}
+	} else if ip, err := netip.ParseAddr(c.RealIP()); err != nil || !ip.IsLoopback() {
+		return echo.NewHTTPError(http.StatusForbidden, "metrics are served to this machine only; set SLICELAB_METRICS_TOKEN to scrape them from elsewhere")
+	}
+	s.Metrics.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 func (s *server) healthz(c echo.Context) error { return c.String(http.StatusOK, "ok\n") }
