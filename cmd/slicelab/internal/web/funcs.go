@@ -1,0 +1,95 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"slicelab/cmd/slicelab/internal/web/chart"
+)
+
+// pageFuncs are the helpers of the web UI's templates.
+var pageFuncs = template.FuncMap{
+	// num writes a count or number with thousands separators: 1,840.
+	"num": func(v any) string {
+		switch x := v.(type) {
+		case int:
+			return chart.Plain.Format(float64(x))
+		case int64:
+			return chart.Plain.Format(float64(x))
+		case float64:
+			return chart.Plain.Format(x)
+		case *float64:
+			if x == nil {
+				return "—"
+			}
+			return chart.Plain.Format(*x)
+		}
+		return fmt.Sprint(v)
+	},
+	// rate writes a share as a percentage ("4.2 %"), "—" when unknown.
+	"rate": func(v any) string {
+		switch x := v.(type) {
+		case float64:
+			return chart.Percent.Format(x)
+		case *float64:
+			if x != nil {
+				return chart.Percent.Format(*x)
+			}
+		}
+		return "—"
+	},
+	// change writes a relative change with its sign ("+12 %").
+	"change": func(x *float64) string {
+		if x == nil {
+			return "—"
+		}
+		return chart.Change.Format(*x)
+	},
+	// interval writes a 95 % interval of shares ("3.1–5.6 %").
+	"interval": func(ci *[2]float64, signed bool) string {
+		if ci == nil {
+			return ""
+		}
+		if signed {
+			return chart.Change.Range(ci[0], ci[1])
+		}
+		return chart.Percent.Range(ci[0], ci[1])
+	},
+	"words": func(v any) string { return strings.ReplaceAll(fmt.Sprint(v), "_", " ") },
+	"color": chart.Color,
+	"date":  func(t time.Time) string { return t.Format("Mon 2 Jan 2006") },
+	"when": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+	},
+	"add": func(a, b int) int { return a + b },
+	"mul100": func(x any) float64 {
+		switch v := x.(type) {
+		case float64:
+			return 100 * v
+		case *float64:
+			if v != nil {
+				return 100 * *v
+			}
+		}
+		return 0
+	},
+	"list":  func(xs ...int) []int { return xs },
+	"roles": func() []string { return []string{"viewer", "editor", "admin"} },
+	"deref": func(p *float64) float64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+}
