@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -256,7 +256,7 @@ func (a *app) setupToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	a.log.Warn("nobody can sign in yet: open this one-time link to create the first team and admin " +
+	a.log.Warn("nobody can sign in yet: open this one-time link to create the first team and admin "+
 		"(or run `slicelab demo` for a sample team, or `slicelab user create EMAIL --team SLUG --role admin --password-stdin`)",
 		"link", a.cfg.BaseURL+"/setup/"+tok)
 	return tok, nil
