@@ -93,7 +93,9 @@ type br struct {
 	shots int
 }
 
-func (b *br) step() (context.Context, context.CancelFunc) { return context.WithTimeout(b.ctx, 45*time.Second) }
+func (b *br) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, 45*time.Second)
+}
 
 func (b *br) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()

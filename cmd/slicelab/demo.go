@@ -213,7 +213,9 @@ func (d *demoLoader) load() error {
 		return `<p>Hi {{.Contact.Name}},</p><p>` + lead + `</p><p><a href="` + link + `">See this week's insight</a></p>` +
 			`<p style="color:#666">You get this because you read the Acme newsletter ({{.Contact.Attr "plan"}} plan).</p>`
 	}
-	text := func(lead, link string) string { return "Hi {{.Contact.Name}},\n\n" + lead + "\n\nSee this week's insight: " + link }
+	text := func(lead, link string) string {
+		return "Hi {{.Contact.Name}},\n\n" + lead + "\n\nSee this week's insight: " + link
+	}
 	w := func(x float64) *float64 { return &x }
 	experiment := func(name, hyp, initiative string, viability *experiments.Viability, winner *experiments.WinnerInput, krs []uuid.UUID, arms []demoArm) experiments.CreateInput {
 		in := experiments.CreateInput{Name: name, Hypothesis: hyp, Initiative: initiative, Holdout: 0.1, Viability: viability, Winner: winner,
