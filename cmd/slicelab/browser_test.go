@@ -111,11 +111,16 @@ func (b *br) open(path string) int {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
-	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(b.base+path))
-	if err != nil {
-		b.t.Fatalf("open %s: %v", path, err)
+	for try := 0; ; try++ {
+		resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(b.base+path))
+		if err != nil && strings.Contains(err.Error(), "ERR_ABORTED") && try < 3 {
+			continue // an earlier navigation (a tracked link to a site this machine cannot reach) was still going
+		}
+		if err != nil {
+			b.t.Fatalf("open %s: %v", path, err)
+		}
+		return int(resp.Status)
 	}
-	return int(resp.Status)
 }
 
 // submit clicks a button that posts a form and waits for the page it leads to.
@@ -201,8 +206,21 @@ func (b *br) shot(name string) {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// The viewport grows to the page's height for the picture: Chromium's
+	// full-page capture leaves the sandboxed iframes (previews) blank.
+	h, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`Math.max(document.documentElement.scrollHeight, 900)`))
 	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, h)); err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	time.Sleep(150 * time.Millisecond) // let the frames paint at the new size
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
 	b.shots++
@@ -308,7 +326,8 @@ func browserFlows(t *testing.T, e *env, b *br) {
 		t.Fatalf("after saving, at %s", evalJS[string](b, `location.href`))
 	}
 	expID := uuid.MustParse(m[1])
-	b.waitFor("the previews", `document.querySelectorAll('iframe.preview-frame').length === 2`)
+	b.waitFor("the previews", `document.querySelectorAll('iframe.preview-frame').length === 2 &&
+		performance.getEntriesByType('resource').filter(e => e.name.includes('/preview?') && e.responseEnd > 0).length >= 2`)
 	b.shot("experiment-editor")
 
 	// The launch confirmation states the audience exactly as Launch will assign it.
@@ -344,7 +363,8 @@ func browserFlows(t *testing.T, e *env, b *br) {
 	b.shot("outbox")
 	b.submit(`table tbody tr:first-child a`)
 	b.mustSee("Links in this message")
-	b.waitFor("the rendered message", `document.querySelector('iframe.preview-frame') !== null`)
+	b.waitFor("the rendered message", `document.querySelector('iframe.preview-frame') !== null &&
+		performance.getEntriesByType('resource').filter(e => e.name.endsWith('/html') && e.responseEnd > 0).length >= 1`)
 	b.shot("outbox-message")
 	href := evalJS[string](b, `document.querySelector('a.tracked-link').href`)
 	if !strings.HasPrefix(href, e.base+"/c/") {

@@ -67,6 +67,33 @@ var pageFuncs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
 	"add": func(a, b int) int { return a + b },
+	// period writes an objective's period: "2026-Q4", or its dates.
+	"period": func(label string) string {
+		a, b, ok := strings.Cut(label, "/")
+		if !ok {
+			return label
+		}
+		s, err1 := time.Parse(time.DateOnly, a)
+		e, err2 := time.Parse(time.DateOnly, b)
+		if err1 != nil || err2 != nil {
+			return label
+		}
+		if s.Year() == e.Year() {
+			return s.Format("2 Jan") + " – " + e.Format("2 Jan 2006")
+		}
+		return s.Format("2 Jan 2006") + " – " + e.Format("2 Jan 2006")
+	},
+	// krval writes a key result's number in its unit: a rate of a ctr
+	// source (or a "%" unit with values up to 1) as a percentage.
+	"krval": func(source, unit string, v *float64) string {
+		if v == nil {
+			return "—"
+		}
+		if source == "ctr" || (unit == "%" && *v <= 1 && *v >= -1) {
+			return chart.Percent.Format(*v)
+		}
+		return chart.Plain.Format(*v)
+	},
 	"mul100": func(x any) float64 {
 		switch v := x.(type) {
 		case float64:

@@ -112,6 +112,9 @@ type variantForm struct {
 	Color   string
 	Errors  map[string]string
 	Preview string // URL of the saved variant's rendering, for the iframe
+	Blank   bool   // the empty column for one more variant
+	// PreviewFor names the contact the preview is rendered for.
+	PreviewFor string
 }
 
 type errorLink struct {
@@ -152,7 +155,7 @@ func editorOf(e *experiments.Experiment) editorView {
 // withBlank adds an empty column for one more variant (ignored when left empty).
 func (v *editorView) withBlank() {
 	if len(v.Variants) < 6 {
-		v.Variants = append(v.Variants, variantForm{Index: len(v.Variants), Errors: map[string]string{}})
+		v.Variants = append(v.Variants, variantForm{Index: len(v.Variants), Errors: map[string]string{}, Blank: true})
 	}
 	for i := range v.Variants {
 		v.Variants[i].Color = chart.Color(i)
@@ -198,8 +201,13 @@ func (s *server) editorExtras(c echo.Context, v *editorView) error {
 	v.Contacts = page.Contacts
 	v.Contact = c.QueryParam("contact")
 	for i := range v.Variants {
+		v.Variants[i].PreviewFor = "the team's first contact"
+		if len(v.Contacts) > 0 {
+			v.Variants[i].PreviewFor = v.Contacts[0].Email
+		}
 		if v.Variants[i].Preview != "" && v.Contact != "" {
 			v.Variants[i].Preview += "&contact=" + url.QueryEscape(v.Contact)
+			v.Variants[i].PreviewFor = v.Contact
 		}
 	}
 	if v.ID != "" {
@@ -291,7 +299,7 @@ func (v *editorView) placeErrors(fields map[string]string) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		msg := sentence(fields[k])
+		msg := sentence(humanTemplate(fields[k]))
 		if m := variantFieldRE.FindStringSubmatch(k); m != nil {
 			i, _ := strconv.Atoi(m[1])
 			if i < len(v.Variants) {
@@ -744,4 +752,53 @@ func (s *server) sendTestForm(c echo.Context) error {
 		return err
 	}
 	return s.redirect(c, "/experiments/"+id.String(), "success", "A test of “"+c.FormValue("variant")+"” was sent to "+to+". It is not counted in the results.")
+}
+
+var (
+	tmplFieldRE = regexp.MustCompile(`(?i)line (\d+)(?::\d+)?: executing "\w+" at <[^>]*>: can't evaluate field (\w+) in type experiments\.Contact`)
+	tmplLineRE  = regexp.MustCompile(`(?i)^template error: (?:template: \w+:)?line (\d+)(?::\d+)?: (?:executing "\w+" at <[^>]*>: )?`)
+)
+
+// humanTemplate rewrites a Go template error in words a PM can act on:
+// "Line 1: a contact has no field “Nmae”; did you mean {{.Contact.Name}}?"
+func humanTemplate(msg string) string {
+	if m := tmplFieldRE.FindStringSubmatch(msg); m != nil {
+		out := fmt.Sprintf("Line %s: a contact has no field “%s”", m[1], m[2])
+		for _, f := range []string{"Name", "Email"} {
+			if closeWord(m[2], f) {
+				return out + "; did you mean {{.Contact." + f + "}}?"
+			}
+		}
+		return out + `. Use {{.Contact.Name}}, {{.Contact.Email}} or an attribute from the CSV, such as {{.Contact.Attr "` + strings.ToLower(m[2]) + `"}}.`
+	}
+	if m := tmplLineRE.FindStringSubmatch(msg); m != nil {
+		return "Line " + m[1] + ": " + strings.TrimPrefix(msg, m[0])
+	}
+	return msg
+}
+
+// closeWord tells whether a is b with at most two letters changed, swapped,
+// added or left out (case-insensitive).
+func closeWord(a, b string) bool {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	if a == b {
+		return true
+	}
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)] <= 2
 }

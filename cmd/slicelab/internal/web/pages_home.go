@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net/http"
 
@@ -29,8 +28,8 @@ type homeView struct {
 }
 
 type runningExp struct {
-	E   *experiments.Experiment
-	Bar template.HTML
+	E        *experiments.Experiment
+	Progress progressView
 }
 
 type attention struct {
@@ -59,8 +58,7 @@ func (s *server) home(c echo.Context) error {
 				return err
 			}
 			pr := full.Progress
-			v.Running = append(v.Running, runningExp{E: full, Bar: chart.Progress(chart.ProgressBar{
-				Sent: pr.Sent, Failed: pr.Failed, Queued: pr.Queued + pr.Sending + pr.Waiting, Title: "Sending progress of " + full.Name})})
+			v.Running = append(v.Running, runningExp{E: full, Progress: s.progress(full)})
 			if pr.Failed > 0 {
 				v.Attention = append(v.Attention, attention{Text: fmt.Sprintf("%s: %s messages failed to send.", e.Name, chart.Plain.Format(float64(pr.Failed))),
 					Link: "/experiments/" + e.ID.String(), Do: "See the experiment"})
@@ -91,7 +89,11 @@ func (s *server) home(c echo.Context) error {
 		for _, k := range o.KeyResults {
 			switch k.Status {
 			case okr.StatusStale:
-				v.Attention = append(v.Attention, attention{Text: fmt.Sprintf("“%s” has no value for %s.", k.Title, v.Week), Link: "/okrs#kr-" + k.ID.String(), Do: "Check in"})
+				if k.Source == okr.SourceManual {
+					v.Attention = append(v.Attention, attention{Text: fmt.Sprintf("“%s” has no check-in for %s yet.", k.Title, v.Week), Link: "/okrs#kr-" + k.ID.String(), Do: "Check in"})
+				} else {
+					v.Attention = append(v.Attention, attention{Text: fmt.Sprintf("“%s” has no data for %s yet: none of its experiments sent anything this week.", k.Title, v.Week), Link: "/okrs#kr-" + k.ID.String(), Do: "Link or launch an experiment"})
+				}
 			case okr.StatusOffTrack:
 				v.Attention = append(v.Attention, attention{Text: fmt.Sprintf("“%s” is off track.", k.Title), Link: "/review", Do: "See the review"})
 			}

@@ -194,7 +194,7 @@ func (pm *parsedMessage) walk(ctype, encoding string, body io.Reader) error {
 	return nil
 }
 
-var hrefRE = regexp.MustCompile(`(?is)<a\s[^>]*?href\s*=\s*"([^"]+)"[^>]*>(.*?)</a>`)
+var hrefRE = regexp.MustCompile(`(?is)<a(\s[^>]*?)href\s*=\s*"([^"]+)"([^>]*)>(.*?)</a>`)
 var tagRE = regexp.MustCompile(`<[^>]*>`)
 
 func (s *server) outboxMessage(c echo.Context) error {
@@ -210,10 +210,10 @@ func (s *server) outboxMessage(c echo.Context) error {
 	}
 	base := strings.TrimRight(s.BaseURL, "/")
 	for _, m := range hrefRE.FindAllStringSubmatch(pm.html, -1) {
-		u := html.UnescapeString(m[1])
-		text := strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[2], "")))
-		if text == "" || strings.HasPrefix(u, "mailto:") {
-			continue // the hidden honeypot link has no text; mailto is not tracked
+		u := html.UnescapeString(m[2])
+		text := strings.Trim(html.UnescapeString(tagRE.ReplaceAllString(m[4], "")), " \t\r\n\u200b\u00a0")
+		if text == "" || strings.Contains(m[1]+m[3], `aria-hidden="true"`) || strings.HasPrefix(u, "mailto:") {
+			continue // the hidden honeypot link (clicking it marks the delivery as a bot's); mailto is not tracked
 		}
 		v.Links = append(v.Links, outboxLink{URL: u, Text: text, Tracked: base != "" && strings.HasPrefix(u, base+"/c/")})
 	}

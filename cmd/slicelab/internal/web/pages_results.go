@@ -36,6 +36,7 @@ type resultsView struct {
 	Planned      int // deliveries per arm the plan asks for (10 % effect); 0 when unknown
 	MinPerArm    int
 	HoldoutCount int
+	AnySent      bool // the charts have something to show
 }
 
 type resultRow struct {
@@ -72,6 +73,7 @@ func (s *server) results(c echo.Context, e *experiments.Experiment) (*resultsVie
 		colors[vr.ID], names[vr.ID] = col, vr.Name
 		v.Rows = append(v.Rows, resultRow{VariantResult: vr, Color: col})
 		v.Human += vr.Clicks
+		v.AnySent = v.AnySent || vr.Sent > 0
 		v.Automated += vr.AutomatedClicks
 		ctrRows = append(ctrRows, chart.IntervalRow{Label: vr.Name, Estimate: vr.CTR, CI: vr.CTRCI, Color: col})
 		if vr.Control {

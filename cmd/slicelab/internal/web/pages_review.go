@@ -134,6 +134,9 @@ func contributionChart(k okr.KRReview) template.HTML {
 	sb := chart.StackedBarChart{Title: "Contributions to " + k.Title, Unit: chart.Unit{Suffix: orWord(k.Unit, "clickers")}}
 	row := chart.StackedRow{}
 	for _, c := range k.Contributions {
+		if c.Value == 0 {
+			continue // only the experiments that brought someone
+		}
 		sb.Segments = append(sb.Segments, c.Name)
 		row.Values = append(row.Values, c.Value)
 	}
