@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"slicelab/experiments"
+	"slicelab/tracking"
 )
 
 // The web UI's access rules over HTTP (no browser): cookies, CSRF, roles,
@@ -197,6 +198,29 @@ func TestWebAccess(t *testing.T) {
 		if r, _ := ed.get("/experiments/" + theirs.ID); r.StatusCode != 404 {
 			t.Fatalf("another team's experiment: %d, want 404", r.StatusCode)
 		}
+
+		// The team switcher: a member of two teams looks at one at a time, with
+		// the role they have there.
+		if _, _, code := e.cli("user", "create", "ed@example.com", "--team", "other", "--role", "viewer"); code != 0 {
+			t.Fatal("user create in a second team")
+		}
+		if _, body := ed.get("/"); !strings.Contains(body, `name="team"`) || !strings.Contains(body, "OTHER") {
+			t.Fatal("no team switcher for a member of two teams")
+		}
+		stok := ed.token("/")
+		if r, _ := ed.post("/team/switch", url.Values{"_csrf": {stok}, "team": {"other"}}); r.StatusCode != 303 {
+			t.Fatalf("switch: %d", r.StatusCode)
+		}
+		if r, _ := ed.get("/experiments/" + theirs.ID); r.StatusCode != 200 {
+			t.Fatalf("after switching, the other team's experiment: %d", r.StatusCode)
+		}
+		if r, _ := ed.post("/experiments/"+theirs.ID+"/delete", url.Values{"_csrf": {stok}}); r.StatusCode != 403 {
+			t.Fatalf("a viewer of the other team deleting there: %d, want 403", r.StatusCode)
+		}
+		if r, _ := ed.post("/team/switch", url.Values{"_csrf": {stok}, "team": {"nobodys"}}); r.StatusCode != 404 {
+			t.Fatalf("switching to a team one is not in: %d, want 404", r.StatusCode)
+		}
+		ed.post("/team/switch", url.Values{"_csrf": {stok}, "team": {"growth"}})
 
 		// A launched experiment can no longer be changed or deleted.
 		etok := ed.token("/experiments")
@@ -434,4 +458,61 @@ func TestDraftsAndContactSearch(t *testing.T) {
 			t.Fatalf("counts %+v %v", c, err)
 		}
 	})
+}
+
+// The demo loads a full team once, through the domain services, and refuses
+// clearly the second time.
+func TestDemo(t *testing.T) {
+	e := startEnv(t, t.TempDir()+"/slicelab.db")
+	out, errs, code := e.cli("demo")
+	if code != 0 || !strings.Contains(out, "sign in as") || !strings.Contains(out, demoPM) {
+		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
+	}
+	ctx := context.Background()
+	team, err := e.app.exps.TeamBySlug(ctx, demoSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	week := tracking.WeekOf(time.Now(), team.Location()).Prev()
+	r, err := e.app.okr.WeeklyReview(ctx, team, week)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, sources := map[string]bool{}, map[string]bool{}
+	for _, o := range r.Objectives {
+		for _, k := range o.KeyResults {
+			types[k.Type], sources[k.Source] = true, true
+			if k.Value == nil && k.Type != "baseline" && k.Source != "ctr" { // a ctr KR has a value only in weeks its experiments sent
+				t.Errorf("KR %q has no value for %s", k.Title, week)
+			}
+		}
+	}
+	if len(types) != 4 || len(sources) != 4 {
+		t.Fatalf("the demo's KRs cover types %v and sources %v, want all four of each", types, sources)
+	}
+	if r.Allocation.Responses != 4 {
+		t.Fatalf("allocation answers for %s: %d, want 4", week, r.Allocation.Responses)
+	}
+	sums, _ := e.app.exps.Summaries(ctx, team.ID)
+	status := map[experiments.Status]int{}
+	for _, s := range sums {
+		status[s.Status]++
+		if s.Status == experiments.StatusCompleted {
+			res, _ := e.app.exps.Results(ctx, team.ID, s.ID)
+			human, bots := 0, 0
+			for _, v := range res.Variants {
+				human += v.HumanClickers
+				bots += v.AutomatedClicks
+			}
+			if human < 20 || bots < 20 {
+				t.Errorf("%s: %d human clickers and %d automated clicks, want both", s.Name, human, bots)
+			}
+		}
+	}
+	if status[experiments.StatusCompleted] != 2 || status[experiments.StatusRunning] != 1 || status[experiments.StatusDraft] != 1 {
+		t.Fatalf("demo experiments by status %v", status)
+	}
+	if _, errs, code := e.cli("demo"); code != 1 || !strings.Contains(errs, "exists already") {
+		t.Fatalf("a second demo: %d %s", code, errs)
+	}
 }
