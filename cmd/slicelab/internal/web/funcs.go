@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,23 @@ var pageFuncs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
 	"add": func(a, b int) int { return a + b },
+	// dur writes a duration such as "72h0m0s" in words: "72 hours".
+	"dur": func(s string) string {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			return s
+		case d%time.Hour == 0:
+			h := int(d / time.Hour)
+			if h == 1 {
+				return "1 hour"
+			}
+			return strconv.Itoa(h) + " hours"
+		case d%time.Minute == 0:
+			return strconv.Itoa(int(d/time.Minute)) + " minutes"
+		}
+		return d.String()
+	},
 	// period writes an objective's period: "2026-Q4", or its dates.
 	"period": func(label string) string {
 		a, b, ok := strings.Cut(label, "/")

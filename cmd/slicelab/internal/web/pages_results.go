@@ -245,7 +245,8 @@ func verdictSentence(e *experiments.Experiment, r *experiments.Results, planned 
 	case *chance <= 0.05:
 		return fmt.Sprintf("%s is ahead: %s has only %s chance to beat it (%s).", control.Name, best.Name, chart.Percent.Format(*chance), lift), control.Name
 	}
-	s := fmt.Sprintf("No clear winner yet: %s has %s chance to beat %s (%s)", best.Name, chart.Percent.Format(*chance), control.Name, lift)
+	s := fmt.Sprintf("No clear winner yet: %s has %s chance to beat %s (%s clicks, %s)", best.Name, chart.Percent.Format(*chance), control.Name,
+		chart.Change.Format(*best.Lift), chart.Change.Range(ci(best.LiftCI)[0], ci(best.LiftCI)[1]))
 	if more != "" && fewest < planned {
 		s += "; " + more
 	} else {
