@@ -88,6 +88,8 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	if len(fe) > 0 {
 		return fe
 	}
+	v.attrs = map[string][]string{"subject": attributesUsed(c.subject.Tree), "html": attributesUsed(c.html.Tree),
+		"text": attributesUsed(c.text.Tree)}
 	// Try the templates on a sample contact: html/template reports escaping
 	// problems, and both report unknown fields, only on execution.
 	sample := templateData{
@@ -100,13 +102,13 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 		sample.Links[i] = "https://example.com/c/sample"
 	}
 	if err := c.subject.Execute(io.Discard, sample); err != nil {
-		fe["subject"] = "template error: " + cleanTemplateErr(err)
+		fe["subject"] = templateErrorText(err)
 	}
 	if err := c.html.Execute(io.Discard, sample); err != nil {
-		fe["html"] = "template error: " + cleanTemplateErr(err)
+		fe["html"] = templateErrorText(err)
 	}
 	if err := c.text.Execute(io.Discard, sample); err != nil {
-		fe["text"] = "template error: " + cleanTemplateErr(err)
+		fe["text"] = templateErrorText(err)
 	}
 	return fe
 }
@@ -116,24 +118,17 @@ func compileSources(subject, htmlSrc, textSrc string) (*compiled, map[string]str
 	c := &compiled{}
 	var err error
 	if c.subject, err = texttemplate.New("subject").Parse(subject); err != nil {
-		fe["subject"] = "template error: " + cleanTemplateErr(err)
+		fe["subject"] = templateErrorText(err)
 	}
 	if c.html, err = htmltemplate.New("html").Parse(htmlSrc); err != nil {
-		fe["html"] = "template error: " + cleanTemplateErr(err)
+		fe["html"] = templateErrorText(err)
 	}
 	if c.text, err = texttemplate.New("text").Parse(textSrc); err != nil {
-		fe["text"] = "template error: " + cleanTemplateErr(err)
+		fe["text"] = templateErrorText(err)
 	}
 	return c, fe
 }
 
-func cleanTemplateErr(err error) string {
-	s := err.Error()
-	for _, p := range []string{"template: subject:", "template: html:", "template: text:", "html/template:html:", "html/template:"} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return "line " + strings.TrimSpace(s)
-}
 
 var bodyCloseRE = regexp.MustCompile(`(?i)</body\s*>`)
 
@@ -178,13 +173,17 @@ func rewriteHTML(src string) (string, []string, error) {
 			}
 		}
 		n++
-		dest, track, err := classifyHref(href)
-		if !found || !track {
+		if !found { // an anchor without href: a named target
 			out.WriteString(raw)
 			continue
 		}
+		dest, track, err := classifyHref(href)
 		if err != nil {
-			return "", nil, fmt.Errorf("link %d (%q): %v", n, href, err)
+			return "", nil, fmt.Errorf("link %d (%q) %v", n, href, err)
+		}
+		if !track {
+			out.WriteString(raw)
+			continue
 		}
 		i, ok := index[dest]
 		if !ok {
@@ -257,25 +256,33 @@ func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c 
 func isSpaceOrEnd(c byte) bool { return isSpace(c) || c == '>' || c == '/' }
 
 // classifyHref tells whether an href is a trackable http(s) destination and
-// checks it.
+// checks it. Besides absolute http(s) URLs, an email's links may be mailto:
+// and tel: links, anchors (#…) and hrefs built by template actions (such as
+// {{.UnsubscribeURL}}), which are left alone; anything else (a relative
+// path, "htps//…", javascript:) would not work in a mail client and is an error.
 func classifyHref(href string) (dest string, track bool, err error) {
 	h := strings.TrimSpace(href)
-	if strings.Contains(h, "{{") {
-		return "", false, nil
-	}
 	lower := strings.ToLower(h)
-	if !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
+	switch {
+	case strings.Contains(h, "{{"), strings.HasPrefix(h, "#"),
+		strings.HasPrefix(lower, "mailto:"), strings.HasPrefix(lower, "tel:"):
 		return "", false, nil
+	case h == "":
+		return "", false, fmt.Errorf("has no destination (an empty href)")
+	case strings.HasPrefix(lower, "javascript:"), strings.HasPrefix(lower, "data:"), strings.HasPrefix(lower, "vbscript:"):
+		return "", false, fmt.Errorf("is a script or data link, which emails must not carry; use an https:// URL")
+	case !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:"):
+		return "", false, fmt.Errorf("is not an absolute http(s) URL; write it in full, such as https://example.com/page")
 	}
 	u, err := url.Parse(h)
 	if err != nil {
-		return "", true, fmt.Errorf("not a valid URL: %v", unwrapURLErr(err))
+		return "", true, fmt.Errorf("is not a valid URL: %v", unwrapURLErr(err))
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return "", true, fmt.Errorf("not a valid URL: it has no host")
+		return "", true, fmt.Errorf("is not a valid URL: it has no host")
 	}
 	if strings.ContainsAny(h, " \t\r\n") {
-		return "", true, fmt.Errorf("not a valid URL: it contains white space")
+		return "", true, fmt.Errorf("is not a valid URL: it contains white space")
 	}
 	return h, true, nil
 }

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"time"
 
 	"mime"
@@ -187,4 +189,57 @@ func (s *server) sendTest(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"sent_to": body.To, "preview": p})
+}
+
+// updateExperiment changes a draft: the body holds the fields to change, in
+// the shape of the create request (a field sent replaces the stored one;
+// "variants" replaces all variants). Launched experiments are read-only (409).
+func (s *server) updateExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	ctx, team := c.Request().Context(), principal(c).Team.ID
+	var patch map[string]json.RawMessage
+	if err := json.NewDecoder(c.Request().Body).Decode(&patch); err != nil || patch == nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "expected a JSON object with the fields to change"}}
+	}
+	cur, err := s.Experiments.DraftInput(ctx, team, id)
+	if err != nil {
+		return err
+	}
+	merged := map[string]json.RawMessage{}
+	if b, err := json.Marshal(cur); err != nil {
+		return err
+	} else if err := json.Unmarshal(b, &merged); err != nil {
+		return err
+	}
+	maps.Copy(merged, patch)
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return err
+	}
+	var in experiments.CreateInput
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "not a valid change of an experiment: " + err.Error()}}
+	}
+	e, err := s.Experiments.UpdateDraft(ctx, team, id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+// deleteExperiment deletes a draft (204); launched experiments are cancelled instead (409).
+func (s *server) deleteExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Experiments.DeleteDraft(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

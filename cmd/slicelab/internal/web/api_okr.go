@@ -227,3 +227,95 @@ func (s *server) listMembers(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"members": ms})
 }
+
+func (s *server) getObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.OKR.Objective(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// updateObjective changes {"title","period" or "start"/"end","kind"}.
+func (s *server) updateObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var p okr.ObjectivePatch
+	if err := decode(c, &p); err != nil {
+		return err
+	}
+	o, err := s.OKR.UpdateObjective(c.Request().Context(), principal(c).Team.ID, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// archiveObjective archives an objective (its data is kept): 204.
+func (s *server) archiveObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveObjective(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *server) getKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	k, err := s.OKR.KeyResult(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// updateKeyResult changes a key result; "start": null or "target": null removes them.
+func (s *server) updateKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	var p okr.KeyResultPatch
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "not valid JSON for this request: " + err.Error()}}
+	}
+	var present map[string]json.RawMessage
+	_ = json.Unmarshal(body, &present)
+	p.ClearStart = string(present["start"]) == "null"
+	p.ClearTarget = string(present["target"]) == "null"
+	k, err := s.OKR.UpdateKeyResult(c.Request().Context(), principal(c).Team.ID, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// archiveKeyResult archives a key result (its check-ins are kept): 204.
+func (s *server) archiveKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveKeyResult(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
