@@ -55,7 +55,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		Team
 	}
 	err := s.db.NewSelect().TableExpr("api_tokens AS k").Join("JOIN teams AS t ON t.id = k.team_id").
-		ColumnExpr("k.role, t.id, t.slug, t.name, t.time_zone, t.created_at").
+		ColumnExpr("k.role, t.*").
 		Where("k.token_hash = ?", hashToken(token)).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthorized

@@ -250,8 +250,8 @@ func (s store) insertCategory(ctx context.Context, c *Category) error {
 	return err
 }
 
-func (s store) renameCategory(ctx context.Context, c *Category) error {
-	_, err := s.db.NewUpdate().Model(c).Column("name").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
+func (s store) updateCategory(ctx context.Context, c *Category) error {
+	_, err := s.db.NewUpdate().Model(c).Column("name", "target_share", "description").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
 	return err
 }
 

@@ -15,6 +15,25 @@ import (
 	"slicelab/tracking"
 )
 
+// decodePatch reads a JSON object into v and also returns its fields as
+// sent, so that a handler can tell a null (remove) from a field left out.
+func decodePatch(c echo.Context, v any) (map[string]json.RawMessage, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, &experiments.ValidationError{Fields: map[string]string{"body": "not valid JSON for this request: " + err.Error()}}
+	}
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(body, &present); err != nil {
+		return nil, &experiments.ValidationError{Fields: map[string]string{"body": "expected a JSON object"}}
+	}
+	return present, nil
+}
+
 // decode reads a JSON body into v, or says what is wrong with it.
 func decode(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
@@ -174,25 +193,39 @@ func (s *server) reportWeek(c echo.Context, team experiments.Team) (tracking.Wee
 	return tracking.WeekOf(s.Now(), team.Location()), nil
 }
 
+// updateTeam changes a team's settings: {"name","time_zone","mail_from","reply_to"}.
 func (s *server) updateTeam(c echo.Context) error {
 	team, err := teamParam(c)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		TimeZone *string `json:"time_zone"`
-	}
-	if err := decode(c, &in); err != nil {
+	var p experiments.TeamPatch
+	if err := decode(c, &p); err != nil {
 		return err
 	}
-	if in.TimeZone == nil {
-		return &experiments.ValidationError{Fields: map[string]string{"time_zone": "is required (the only setting that can be changed here)"}}
-	}
-	t, err := s.Experiments.SetTimeZone(c.Request().Context(), team.ID, *in.TimeZone)
+	t, err := s.Experiments.UpdateTeam(c.Request().Context(), team.ID, p)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]string{"team": t.Slug, "time_zone": t.TimeZone})
+	return c.JSON(http.StatusOK, teamJSON(t))
+}
+
+func (s *server) getTeam(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.Experiments.Team(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, teamJSON(t))
+}
+
+// teamJSON is a team's settings as the API answers them.
+func teamJSON(t experiments.Team) map[string]any {
+	return map[string]any{"team": t.Slug, "slug": t.Slug, "name": t.Name, "time_zone": t.TimeZone,
+		"mail_from": t.From(""), "reply_to": t.ReplyTo, "created_at": t.CreatedAt}
 }
 
 // addMember adds a person to the team: {"email","name","role"} (role viewer by default).
@@ -287,18 +320,11 @@ func (s *server) updateKeyResult(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(c.Request().Body)
+	var p okr.KeyResultPatch
+	present, err := decodePatch(c, &p)
 	if err != nil {
 		return err
 	}
-	var p okr.KeyResultPatch
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return &experiments.ValidationError{Fields: map[string]string{"body": "not valid JSON for this request: " + err.Error()}}
-	}
-	var present map[string]json.RawMessage
-	_ = json.Unmarshal(body, &present)
 	p.ClearStart = string(present["start"]) == "null"
 	p.ClearTarget = string(present["target"]) == "null"
 	k, err := s.OKR.UpdateKeyResult(c.Request().Context(), principal(c).Team.ID, id, p)

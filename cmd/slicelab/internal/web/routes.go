@@ -29,6 +29,7 @@ func (s *server) routes(e *echo.Echo) {
 
 	// The API: a bearer token, scoped to the token's team; errors are JSON.
 	api := e.Group("/api/v1", jsonErrors, s.authenticate)
+	api.GET("/teams/:team", s.getTeam)
 	api.PATCH("/teams/:team", s.updateTeam, admin, small)
 	api.GET("/teams/:team/members", s.listMembers)
 	api.POST("/teams/:team/members", s.addMember, admin, small)
@@ -67,7 +68,8 @@ func (s *server) routes(e *echo.Echo) {
 	api.GET("/teams/:team/allocations", s.getAllocationReport)
 	api.GET("/teams/:team/allocation-categories", s.getCategories)
 	api.POST("/teams/:team/allocation-categories", s.postCategory, admin, small)
-	api.PATCH("/teams/:team/allocation-categories/:id", s.renameCategory, admin, small)
+	api.PATCH("/teams/:team/allocation-categories/:id", s.updateCategory, admin, small)
+	api.PUT("/teams/:team/allocation-targets", s.putTargets, admin, small)
 
 	// Pages: a session cookie. The web UI's pages go here.
 }
