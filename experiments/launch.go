@@ -80,6 +80,9 @@ func (s *Service) Launch(ctx context.Context, teamID, id uuid.UUID, at *time.Tim
 }
 
 func wrapLifecycle(action string, id uuid.UUID, err error) error {
+	if err == nil {
+		return nil
+	}
 	var ce *ConflictError
 	if errors.As(err, &ce) || errors.Is(err, ErrNotFound) {
 		return err
