@@ -59,8 +59,8 @@ type Results struct {
 	// Summary says in one sentence who is ahead and by how much, or how
 	// much more data is needed, by the engine.
 	Summary string `json:"summary"`
-	SRM          SRM       `json:"srm"`
-	Holdout      struct {
+	SRM     SRM    `json:"srm"`
+	Holdout struct {
 		Assigned int `json:"assigned"`
 	} `json:"holdout"`
 	Variants []VariantResult `json:"variants"`

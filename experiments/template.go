@@ -129,7 +129,6 @@ func compileSources(subject, htmlSrc, textSrc string) (*compiled, map[string]str
 	return c, fe
 }
 
-
 var bodyCloseRE = regexp.MustCompile(`(?i)</body\s*>`)
 
 // rewriteHTML replaces the href of every <a> whose destination is an http(s)

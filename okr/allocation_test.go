@@ -252,7 +252,10 @@ func TestAllocationDefaultCategories(t *testing.T) {
 	if _, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Name: allocStr("new")}); err != nil { // only the case changes
 		t.Errorf("rename to another case of the same name: %v", err)
 	}
-	if f := allocFields(t, func() error { _, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Name: allocStr("IMPROVE")}); return err }()); f["name"] == "" {
+	if f := allocFields(t, func() error {
+		_, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Name: allocStr("IMPROVE")})
+		return err
+	}()); f["name"] == "" {
 		t.Errorf("rename onto another category's name: %v", f)
 	}
 	if _, err := e.svc.UpdateCategory(e.ctx, e.team, uuid.New(), CategoryPatch{Name: allocStr("X")}); !errors.Is(err, experiments.ErrNotFound) {
