@@ -17,7 +17,7 @@ func (s *server) getCategories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"categories": cats})
+	return c.JSON(http.StatusOK, categoryList{Categories: cats})
 }
 
 // postCategory adds a category: {"name","elective","target","description"}
@@ -76,7 +76,7 @@ func (s *server) putTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"categories": cats})
+	return c.JSON(http.StatusOK, categoryList{Categories: cats})
 }
 
 // postAllocation stores an answer: {"member_id","week","shares":{"KTLO":40,...}};

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"time"
 
 	"mime"
 	"net/http"
@@ -88,7 +87,7 @@ func (s *server) listExperiments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"experiments": list})
+	return c.JSON(http.StatusOK, experimentList{Experiments: list})
 }
 
 func (s *server) getExperiment(c echo.Context) error {
@@ -109,9 +108,7 @@ func (s *server) launchExperiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		At *time.Time `json:"at"`
-	}
+	var body launchRequest
 	if c.Request().ContentLength != 0 {
 		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
 			return &experiments.ValidationError{Fields: map[string]string{"at": "must be an RFC 3339 time such as 2026-12-01T09:00:00Z: " + err.Error()}}
@@ -173,11 +170,7 @@ func (s *server) sendTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Variant string `json:"variant"`
-		Contact string `json:"contact"`
-		To      string `json:"to"`
-	}
+	var body testRequest
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return &experiments.ValidationError{Fields: map[string]string{"body": "expected {\"to\", \"variant\", \"contact\"}: " + err.Error()}}
 	}
@@ -188,7 +181,7 @@ func (s *server) sendTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"sent_to": body.To, "preview": p})
+	return c.JSON(http.StatusAccepted, testSent{SentTo: body.To, Preview: p})
 }
 
 // updateExperiment changes a draft: the body holds the fields to change, in

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"slicelab/experiments"
@@ -69,7 +68,7 @@ func (s *server) listObjectives(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"objectives": objs})
+	return c.JSON(http.StatusOK, objectiveList{Objectives: objs})
 }
 
 func (s *server) createKeyResult(c echo.Context) error {
@@ -109,9 +108,7 @@ func (s *server) linkExperiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		ExperimentID uuid.UUID `json:"experiment_id"`
-	}
+	var in linkRequest
 	if err := decode(c, &in); err != nil {
 		return err
 	}
@@ -145,7 +142,7 @@ func (s *server) ingestEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]int{"accepted": n})
+	return c.JSON(http.StatusAccepted, eventsAccepted{Accepted: n})
 }
 
 // weeklyReport answers the review as JSON, or as CSV for Accept: text/csv or ?format=csv.
@@ -223,9 +220,8 @@ func (s *server) getTeam(c echo.Context) error {
 }
 
 // teamJSON is a team's settings as the API answers them.
-func teamJSON(t experiments.Team) map[string]any {
-	return map[string]any{"team": t.Slug, "slug": t.Slug, "name": t.Name, "time_zone": t.TimeZone,
-		"mail_from": t.From(""), "reply_to": t.ReplyTo, "created_at": t.CreatedAt}
+func teamJSON(t experiments.Team) TeamSettings {
+	return TeamSettings{Team: t.Slug, Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, MailFrom: t.From(""), ReplyTo: t.ReplyTo, CreatedAt: t.CreatedAt}
 }
 
 // addMember adds a person to the team: {"email","name","role"} (role viewer by default).
@@ -234,11 +230,7 @@ func (s *server) addMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Email string `json:"email"`
-		Name  string `json:"name"`
-		Role  string `json:"role"`
-	}
+	var in memberRequest
 	if err := decode(c, &in); err != nil {
 		return err
 	}
@@ -258,7 +250,7 @@ func (s *server) listMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"members": ms})
+	return c.JSON(http.StatusOK, memberList{Members: ms})
 }
 
 func (s *server) getObjective(c echo.Context) error {

@@ -21,6 +21,7 @@ func (s *server) routes(e *echo.Echo) {
 	public.GET("/healthz", s.healthz)
 	public.GET("/readyz", s.readyz)
 	public.GET("/metrics", s.metrics)
+	public.GET("/api/v1/openapi.json", s.openAPI) // documentation, no data: readable without a token
 	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
 	public.GET("/u/:token", s.unsubscribePage, middleware.BodyLimit("16K"))
 	public.POST("/u/:token", s.unsubscribe, middleware.BodyLimit("16K"))
