@@ -1,7 +1,7 @@
 package experiments
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
+	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -48,11 +51,15 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	case len(v.Subject) > 998:
 		fe["subject"] = "must be at most 998 characters"
 	}
-	if strings.TrimSpace(v.HTML) == "" {
-		fe["html"] = "is required"
-	}
-	if strings.TrimSpace(v.Text) == "" {
-		fe["text"] = "is required"
+	for f, src := range map[string]string{"html": v.HTML, "text": v.Text} {
+		switch {
+		case strings.TrimSpace(src) == "":
+			fe[f] = "is required"
+		case len(src) > MaxTemplateBytes:
+			fe[f] = fmt.Sprintf("must be at most %d KB", MaxTemplateBytes>>10)
+		case !utf8.ValidString(src):
+			fe[f] = "must be valid UTF-8"
+		}
 	}
 	if len(fe) > 0 {
 		return fe
@@ -80,10 +87,22 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	if !strings.Contains(v.Text, ".UnsubscribeURL") {
 		textSrc += cfg.TextFooter
 	}
+	if len(links) > MaxLinksPerVariant {
+		fe["html"] = fmt.Sprintf("has %d different links; a variant may have at most %d", len(links), MaxLinksPerVariant)
+		return fe
+	}
 	v.Links, v.HTMLCompiled, v.TextCompiled = links, htmlSrc, textSrc
 	c, errs := compileSources(v.Subject, htmlSrc, textSrc)
 	for k, e := range errs {
 		fe[k] = e
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	for f, tree := range map[string]*parse.Tree{"subject": c.subject.Tree, "html": c.html.Tree, "text": c.text.Tree} {
+		if msg := checkTemplate(tree, len(links)); msg != "" {
+			fe[f] = "template not allowed: " + msg
+		}
 	}
 	if len(fe) > 0 {
 		return fe
@@ -101,14 +120,19 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	for i := range sample.Links {
 		sample.Links[i] = "https://example.com/c/sample"
 	}
-	if err := c.subject.Execute(io.Discard, sample); err != nil {
-		fe["subject"] = templateErrorText(err)
-	}
-	if err := c.html.Execute(io.Discard, sample); err != nil {
-		fe["html"] = templateErrorText(err)
-	}
-	if err := c.text.Execute(io.Discard, sample); err != nil {
-		fe["text"] = templateErrorText(err)
+	ctx, cancel := context.WithTimeout(context.Background(), trialTimeout)
+	defer cancel()
+	for f, exec := range map[string]func(io.Writer) error{
+		"subject": func(w io.Writer) error { return c.subject.Execute(w, sample) },
+		"html":    func(w io.Writer) error { return c.html.Execute(w, sample) },
+		"text":    func(w io.Writer) error { return c.text.Execute(w, sample) },
+	} {
+		out := &boundedBuffer{ctx: ctx, limit: MaxRenderBytes}
+		if err := exec(out); isRenderStop(err) {
+			fe[f] = "template not allowed: " + ErrRenderTooLarge.Error() + " for a sample contact"
+		} else if err != nil {
+			fe[f] = templateErrorText(err)
+		}
 	}
 	return fe
 }
@@ -347,20 +371,24 @@ func rewriteText(src string, links []string) (string, []string, error) {
 	return out.String(), links, nil
 }
 
-// render produces subject, HTML and text for one contact.
-func (c *compiled) render(d templateData) (subject, htmlBody, textBody string, err error) {
-	var b bytes.Buffer
-	if err = c.subject.Execute(&b, d); err != nil {
+// trialTimeout bounds the save-time trial render.
+const trialTimeout = 5 * time.Second
+
+// render produces subject, HTML and text for one contact, within
+// MaxRenderBytes per part; it stops early when ctx is done.
+func (c *compiled) render(ctx context.Context, d templateData) (subject, htmlBody, textBody string, err error) {
+	b := &boundedBuffer{ctx: ctx, limit: MaxRenderBytes}
+	if err = c.subject.Execute(b, d); err != nil {
 		return
 	}
 	subject = strings.Join(strings.Fields(b.String()), " ") // no CR/LF can reach the header
 	b.Reset()
-	if err = c.html.Execute(&b, d); err != nil {
+	if err = c.html.Execute(b, d); err != nil {
 		return
 	}
 	htmlBody = b.String()
 	b.Reset()
-	if err = c.text.Execute(&b, d); err != nil {
+	if err = c.text.Execute(b, d); err != nil {
 		return
 	}
 	textBody = b.String()

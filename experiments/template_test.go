@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strconv"
@@ -579,7 +580,7 @@ func TestRender(t *testing.T) {
 		UnsubscribeURL: "https://t.example/u/UUU",
 		Honeypot:       "https://t.example/c/HONEY",
 	}
-	subject, htmlBody, textBody, err := c.render(d)
+	subject, htmlBody, textBody, err := c.render(context.Background(), d)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -633,7 +634,7 @@ func TestRenderMissingAttributes(t *testing.T) {
 		Text:    `[{{.Contact.Attr "plan"}}]`,
 	})
 	for _, attrs := range []map[string]string{nil, {}, {"other": "x"}} {
-		subject, htmlBody, textBody, err := c.render(templateData{Contact: Contact{Email: "a@example.com", Attributes: attrs}})
+		subject, htmlBody, textBody, err := c.render(context.Background(), templateData{Contact: Contact{Email: "a@example.com", Attributes: attrs}})
 		if err != nil {
 			t.Fatalf("render with attributes %v: %v", attrs, err)
 		}
@@ -670,7 +671,7 @@ func TestRenderSubjectNeverHasLineBreaks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			subject, _, _, err := c.render(templateData{Contact: Contact{Name: tt.contactName, Attributes: map[string]string{"topic": tt.topic}}})
+			subject, _, _, err := c.render(context.Background(), templateData{Contact: Contact{Name: tt.contactName, Attributes: map[string]string{"topic": tt.topic}}})
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}
