@@ -663,6 +663,18 @@ func TestSurveyToken(t *testing.T) {
 	if _, err := e.svc.SubmitSurvey(e.ctx, next, map[string]int{"KTLO": 100}); allocFields(t, err)["week"] == "" {
 		t.Errorf("next week's answer: %v", err)
 	}
+	// Links are valid for their week and SurveyLinkWeeks after it.
+	old := e.token(ada, e.week("2026-W44"))
+	if _, err := e.svc.OpenSurvey(e.ctx, old); err != nil {
+		t.Errorf("a link of 4 weeks ago: %v", err)
+	}
+	older := e.token(ada, e.week("2026-W43"))
+	if _, err := e.svc.OpenSurvey(e.ctx, older); !errors.Is(err, ErrSurveyLinkExpired) {
+		t.Errorf("a link of 5 weeks ago: %v, want ErrSurveyLinkExpired", err)
+	}
+	if _, err := e.svc.SubmitSurvey(e.ctx, older, map[string]int{"KTLO": 100}); !errors.Is(err, ErrSurveyLinkExpired) {
+		t.Errorf("an answer through an expired link: %v", err)
+	}
 	if _, err := e.svc.SubmitSurvey(e.ctx, tok[:10], map[string]int{"KTLO": 100}); !errors.Is(err, experiments.ErrNotFound) {
 		t.Errorf("submit with a bad token: %v", err)
 	}

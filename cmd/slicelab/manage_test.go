@@ -347,3 +347,67 @@ func TestTeamSender(t *testing.T) {
 		}
 	})
 }
+
+// TestAPITokens: tokens are listed (never shown again), revoked, and expire.
+func TestAPITokens(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		e := startEnv(t, dbURL(t))
+		admin := e.teamToken("growth", "admin")
+		out, errs, code := e.cli("token", "create", "--team", "growth", "--role", "viewer", "--name", "dashboard", "--expires", "2d")
+		if code != 0 {
+			t.Fatalf("token create: %d %s", code, errs)
+		}
+		short := strings.TrimSpace(out)
+		if st, _ := e.api("GET", "/api/v1/teams/growth/contacts", short, nil, nil); st != 200 {
+			t.Fatalf("a fresh token answers %d", st)
+		}
+		out, _, code = e.cli("token", "list", "--team", "growth")
+		if code != 0 || !strings.Contains(out, "dashboard") || !strings.Contains(out, "viewer") || strings.Contains(out, short) {
+			t.Errorf("token list: %d\n%s", code, out)
+		}
+		var list struct {
+			Tokens []struct {
+				ID, Name  string
+				ExpiresAt *time.Time `json:"expires_at"`
+			}
+		}
+		if st, raw := e.api("GET", "/api/v1/teams/growth/tokens", admin, nil, &list); st != 200 || len(list.Tokens) != 2 || strings.Contains(string(raw), "slk_") {
+			t.Fatalf("tokens: %d %s", st, raw)
+		}
+		var dash string
+		for _, k := range list.Tokens {
+			if k.Name == "dashboard" {
+				dash = k.ID
+				if k.ExpiresAt == nil {
+					t.Errorf("the dashboard token has no expiry")
+				}
+			}
+		}
+		if st, _ := e.api("GET", "/api/v1/teams/growth/tokens", short, nil, nil); st != 403 {
+			t.Errorf("a viewer listed tokens: %d", st)
+		}
+		// Expired after two days.
+		e.clock.advance(49 * time.Hour)
+		if st, _ := e.api("GET", "/api/v1/teams/growth/contacts", short, nil, nil); st != 401 {
+			t.Errorf("an expired token answers %d, want 401", st)
+		}
+		e.clock.advance(-49 * time.Hour)
+		// Revoked for good.
+		if _, errs, code := e.cli("token", "revoke", dash, "--team", "growth"); code != 0 {
+			t.Fatalf("token revoke: %d %s", code, errs)
+		}
+		if st, _ := e.api("GET", "/api/v1/teams/growth/contacts", short, nil, nil); st != 401 {
+			t.Errorf("a revoked token answers %d, want 401", st)
+		}
+		other := e.teamToken("rivals", "admin")
+		if st, _ := e.api("DELETE", "/api/v1/teams/rivals/tokens/"+dash, other, nil, nil); st != 404 {
+			t.Errorf("another team revoked a token: %d", st)
+		}
+		for _, bad := range [][]string{{"--expires", "soon"}, {"--expires", "-1d"}, {"--role", "owner"}} {
+			args := append([]string{"token", "create", "--team", "growth"}, bad...)
+			if _, _, code := e.cli(args...); code != 2 {
+				t.Errorf("token create %v: exit %d, want 2", bad, code)
+			}
+		}
+	})
+}

@@ -136,6 +136,11 @@ func TestOpenAPIResponses(t *testing.T) {
 			"shares": map[string]int{"KTLO": 40, "New": 60}}, nil)
 		e.api("GET", "/api/v1/teams/growth/allocations?week=2026-W45", admin, nil, nil)
 
+		var toks struct {
+			Tokens []struct{ ID string }
+		}
+		e.api("GET", "/api/v1/teams/growth/tokens", admin, nil, &toks)
+		e.api("DELETE", "/api/v1/teams/growth/tokens/"+toks.Tokens[0].ID, admin, nil, nil) // the viewer's, the newest
 		e.api("DELETE", "/api/v1/key-results/"+manual.ID, admin, nil, nil)
 		e.api("DELETE", "/api/v1/objectives/"+obj.ID, admin, nil, nil)
 

@@ -337,3 +337,33 @@ func (s *server) archiveKeyResult(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
+
+// listTokens lists the team's API tokens (never the tokens themselves).
+func (s *server) listTokens(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	toks, err := s.Experiments.Tokens(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, tokenList{Tokens: toks})
+}
+
+// revokeToken revokes one of the team's tokens for good.
+func (s *server) revokeToken(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	k, err := s.Experiments.RevokeToken(c.Request().Context(), team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}

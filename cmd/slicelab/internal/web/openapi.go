@@ -38,6 +38,9 @@ type (
 	memberList struct {
 		Members []experiments.Member `json:"members"`
 	}
+	tokenList struct {
+		Tokens []experiments.APIToken `json:"tokens"`
+	}
 	categoryList struct {
 		Categories []okr.Category `json:"categories"`
 	}
@@ -112,6 +115,8 @@ var apiOperations = []operation{
 	{method: "GET", path: "/teams/:team/members", summary: "The team's members", role: experiments.RoleViewer, status: 200, resp: memberList{}},
 	{method: "POST", path: "/teams/:team/members", summary: "Add a person to the team", role: experiments.RoleAdmin, body: memberRequest{}, status: 201, resp: experiments.Member{}},
 
+	{method: "GET", path: "/teams/:team/tokens", summary: "The team's API tokens (never the tokens themselves)", role: experiments.RoleAdmin, status: 200, resp: tokenList{}},
+	{method: "DELETE", path: "/teams/:team/tokens/:id", summary: "Revoke an API token for good", role: experiments.RoleAdmin, status: 200, resp: experiments.APIToken{}},
 	{method: "POST", path: "/teams/:team/contacts", summary: "Import contacts: a JSON array or a text/csv body, all or nothing", role: experiments.RoleEditor,
 		body: []experiments.ContactInput{}, csvBody: true, status: 200, resp: experiments.ImportResult{}},
 	{method: "GET", path: "/teams/:team/contacts", summary: "A page of contacts", role: experiments.RoleViewer,

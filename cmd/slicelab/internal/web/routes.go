@@ -34,6 +34,8 @@ func (s *server) routes(e *echo.Echo) {
 	api.PATCH("/teams/:team", s.updateTeam, admin, small)
 	api.GET("/teams/:team/members", s.listMembers)
 	api.POST("/teams/:team/members", s.addMember, admin, small)
+	api.GET("/teams/:team/tokens", s.listTokens, admin)
+	api.DELETE("/teams/:team/tokens/:id", s.revokeToken, admin)
 
 	api.POST("/teams/:team/contacts", s.importContacts, editor, middleware.BodyLimit("256M"))
 	api.GET("/teams/:team/contacts", s.listContacts)
