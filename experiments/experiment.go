@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -189,8 +190,20 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
 		fe.add("name", "is required")
-	} else if len(in.Name) > 200 {
+	} else if utf8.RuneCountInString(in.Name) > 200 || !utf8.ValidString(in.Name) {
 		fe.add("name", "must be at most 200 characters")
+	}
+	for f, v := range map[string]string{"hypothesis": in.Hypothesis, "initiative": in.Initiative} {
+		limit := 2000
+		if f == "initiative" {
+			limit = 200
+		}
+		if utf8.RuneCountInString(v) > limit || !utf8.ValidString(v) {
+			fe.add(f, "must be at most %d characters", limit)
+		}
+	}
+	if len(in.Audience.Tags) > 50 {
+		fe.add("audience.tags", "at most 50 tags")
 	}
 	switch in.Engine {
 	case "", EngineBayesian, EngineFrequentist:
@@ -201,8 +214,11 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 		fe.add("holdout", "must be a share from 0 up to (not including) 1, e.g. 0.1 for 10%%")
 	}
 	for i, t := range in.Audience.Tags {
-		if strings.TrimSpace(t) == "" {
+		switch {
+		case strings.TrimSpace(t) == "":
 			fe.add(fmt.Sprintf("audience.tags[%d]", i), "must not be empty")
+		case utf8.RuneCountInString(t) > 100:
+			fe.add(fmt.Sprintf("audience.tags[%d]", i), "must be at most 100 characters")
 		}
 	}
 	switch n := len(in.Variants); {
@@ -272,10 +288,10 @@ func (in *CreateInput) validateWinner(fe fieldErrors) {
 	if d, err := time.ParseDuration(w.Wait); err != nil || d <= 0 || d > 30*24*time.Hour {
 		fe.add("winner.wait", "must be a duration such as 4h or 90m, at most 720h")
 	}
-	if w.MinPerArm != nil && *w.MinPerArm < 1 {
-		fe.add("winner.min_per_arm", "must be at least 1")
+	if w.MinPerArm != nil && (*w.MinPerArm < 1 || *w.MinPerArm > 10_000_000) {
+		fe.add("winner.min_per_arm", "must be from 1 to 10,000,000")
 	}
-	if w.MinChance != nil && (*w.MinChance <= 0.5 || *w.MinChance >= 1) {
+	if w.MinChance != nil && !(*w.MinChance > 0.5 && *w.MinChance < 1) {
 		fe.add("winner.min_chance", "must be between 0.5 and 1, e.g. 0.95")
 	}
 	switch w.Fallback {
@@ -295,11 +311,11 @@ func (in *CreateInput) validateViability(fe fieldErrors) {
 	}
 	switch v.Metric {
 	case "ctr", "event_rate":
-		if v.Threshold <= 0 || v.Threshold > 1 {
+		if !(v.Threshold > 0 && v.Threshold <= 1) {
 			fe.add("viability.threshold", "must be a rate above 0 and at most 1, e.g. 0.05 for 5%%")
 		}
 	case "lift":
-		if v.Threshold <= -1 || math.IsNaN(v.Threshold) {
+		if !(v.Threshold > -1 && v.Threshold < 1e6) {
 			fe.add("viability.threshold", "must be a relative lift above -1, e.g. 0.1 for +10%%")
 		}
 		if len(in.Variants) < 2 {
@@ -308,10 +324,10 @@ func (in *CreateInput) validateViability(fe fieldErrors) {
 	default:
 		fe.add("viability.metric", "must be ctr, lift or event_rate")
 	}
-	if v.MinChance < 0 || v.MinChance >= 1 {
+	if !(v.MinChance >= 0 && v.MinChance < 1) {
 		fe.add("viability.min_chance", "must be from 0 up to (not including) 1, e.g. 0.95")
 	}
-	if v.MinSample < 0 {
+	if v.MinSample < 0 || v.MinSample > 10_000_000 {
 		fe.add("viability.min_sample", "must be 0 (the default, 100) or more")
 	}
 }

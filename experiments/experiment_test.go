@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,16 @@ func TestCreateInputValidate(t *testing.T) {
 		{"one variant", func(in *CreateInput) { in.Variants = in.Variants[:1] }, nil},
 		{"zero weight beside a positive one", func(in *CreateInput) { in.Variants[1].Weight = ptr(0.0) }, []string{"variants[1].weight"}},
 		{"weight too large", func(in *CreateInput) { in.Variants[1].Weight = ptr(1e308) }, []string{"variants[1].weight"}},
+		{"NaN viability threshold", func(in *CreateInput) { in.Viability = &Viability{Metric: "ctr", Threshold: math.NaN()} }, []string{"viability.threshold"}},
+		{"infinite lift threshold", func(in *CreateInput) { in.Viability = &Viability{Metric: "lift", Threshold: math.Inf(1)} }, []string{"viability.threshold"}},
+		{"NaN minimum chance", func(in *CreateInput) {
+			in.Viability = &Viability{Metric: "ctr", Threshold: 0.05, MinChance: math.NaN()}
+		}, []string{"viability.min_chance"}},
+		{"NaN winner chance", func(in *CreateInput) {
+			in.Winner = &WinnerInput{TestShare: 0.2, Wait: "4h", MinChance: ptr(math.NaN())}
+		}, []string{"winner.min_chance"}},
+		{"hypothesis too long", func(in *CreateInput) { in.Hypothesis = strings.Repeat("h", 2001) }, []string{"hypothesis"}},
+		{"too many audience tags", func(in *CreateInput) { in.Audience.Tags = strings.Fields(strings.Repeat("t ", 51)) }, []string{"audience.tags"}},
 		{"no audience tags", func(in *CreateInput) { in.Audience.Tags = nil }, nil},
 		{"name of 200 bytes", func(in *CreateInput) { in.Name = strings.Repeat("n", 200) }, nil},
 

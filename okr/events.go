@@ -3,7 +3,6 @@ package okr
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -75,8 +74,8 @@ func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []Event
 			fe[p+"name"] = "is required (at most 200 characters)"
 		}
 		if e.Value != nil {
-			if math.IsNaN(*e.Value) || math.IsInf(*e.Value, 0) {
-				fe[p+"value"] = "must be a finite number"
+			if msg := checkNumber(e.Value); msg != "" {
+				fe[p+"value"] = msg
 			}
 			ev.Value = *e.Value
 		}
