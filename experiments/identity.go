@@ -252,7 +252,7 @@ func (s *Service) Memberships(ctx context.Context, userID uuid.UUID) ([]Membersh
 		Role Role `bun:"role"`
 	}
 	if err := s.db.NewSelect().TableExpr("memberships AS m").Join("JOIN teams AS t ON t.id = m.team_id").
-		ColumnExpr("t.id, t.slug, t.name, t.time_zone, t.created_at, m.role").Where("m.user_id = ?", userID).
+		ColumnExpr("t.*, m.role").Where("m.user_id = ?", userID).
 		OrderExpr("t.name, t.slug").Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("memberships: %w", err)
 	}

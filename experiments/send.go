@@ -134,11 +134,6 @@ func (w *Sender) NextRetry(job *river.Job[SendBatchArgs]) time.Time {
 // Timeout gives a batch time to go out at slow send rates.
 func (w *Sender) Timeout(*river.Job[SendBatchArgs]) time.Duration { return 30 * time.Minute }
 
-type claimed struct {
-	Delivery
-	Contact Contact `bun:"-"`
-}
-
 // errAmbiguous is recorded for deliveries that a previous attempt had handed
 // to the transport without recording the outcome: they are not sent again.
 const errAmbiguous = "ambiguous: the sending process stopped after handing this message to the mail server and before recording the answer; not sent again to avoid a duplicate"
@@ -272,7 +267,7 @@ func (w *Sender) render(ctx context.Context, d Delivery, c Contact) (Message, er
 	for i := range data.Links {
 		data.Links[i] = w.links.ClickURL(vid, d.ID, i)
 	}
-	subject, htmlBody, textBody, err := comp.render(data)
+	subject, htmlBody, textBody, err := comp.render(ctx, data)
 	if err != nil {
 		return Message{}, err
 	}

@@ -49,7 +49,7 @@ type KRReview struct {
 	Target           *float64       `json:"target"`
 	Value            *float64       `json:"value"`    // this week's value
 	Progress         *float64       `json:"progress"` // raw: over- and under-achievement visible
-	Score            float64        `json:"score"`    // progress clamped to [0, 1]
+	Score            *float64       `json:"score"`    // progress clamped to [0, 1]; null for a baseline without a target
 	ExpectedProgress float64        `json:"expected_progress"`
 	Status           Status         `json:"status"`
 	Confidence       *int           `json:"confidence"`
@@ -155,7 +155,9 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 			if err != nil {
 				return nil, err
 			}
-			scores = append(scores, kr.Score)
+			if kr.Score != nil { // a baseline being measured has no score yet
+				scores = append(scores, *kr.Score)
+			}
 			or.KeyResults = append(or.KeyResults, kr)
 		}
 		if sc, ok := ObjectiveScore(scores); ok {
@@ -171,7 +173,46 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 		return nil, err
 	}
 	r.Allocation = alloc
+	r.round()
 	return r, nil
+}
+
+// round rounds every figure of the review for people (Round): no
+// 0.39999999999999997 in the JSON or the CSV.
+func (r *Review) round() {
+	rp := func(p **float64) {
+		if *p != nil {
+			x := Round(**p)
+			*p = &x
+		}
+	}
+	for i := range r.Objectives {
+		o := &r.Objectives[i]
+		rp(&o.Score)
+		for j := range o.KeyResults {
+			k := &o.KeyResults[j]
+			rp(&k.Value)
+			rp(&k.Progress)
+			rp(&k.Score)
+			k.ExpectedProgress = Round(k.ExpectedProgress)
+			for t := range k.Trend {
+				rp(&k.Trend[t].Value)
+			}
+		}
+	}
+	for i := range r.Experiments {
+		rp(&r.Experiments[i].CTR)
+	}
+	a := &r.Allocation
+	rp(&a.KTLOShare)
+	rp(&a.ResponseRate)
+	for i := range a.Categories {
+		rp(&a.Categories[i].Share)
+		rp(&a.Categories[i].ElectiveShare)
+	}
+	for i := range a.Trend {
+		rp(&a.Trend[i].KTLOShare)
+	}
 }
 
 // reviewKR computes one key result for the last of weeks (the weeks of its
@@ -210,18 +251,21 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		}
 	}
 	kr.ExpectedProgress = ExpectedProgress(len(weeks), total)
+	score := func(x float64) { kr.Score = &x }
 	switch k.Type {
 	case TypeMetric:
 		if latest != nil && k.Start != nil && k.Target != nil {
 			if raw, err := MetricProgress(*k.Start, *k.Target, *latest); err == nil {
-				kr.Progress, kr.Score = &raw, Clamp01(raw)
+				kr.Progress = &raw
+				score(Clamp01(raw))
 			}
 		}
-		kr.Status = StatusFor(kr.Score, kr.ExpectedProgress, kr.Value != nil)
+		kr.Status = StatusFor(deref(kr.Score), kr.ExpectedProgress, kr.Value != nil)
 	case TypeThreshold:
 		above := k.Comparison != "at_or_below"
 		if sc, ok := ThresholdScore(measured, *k.Target, above); ok {
-			kr.Progress, kr.Score = &sc, sc
+			kr.Progress = &sc
+			score(sc)
 		}
 		switch {
 		case kr.Value == nil:
@@ -237,15 +281,28 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		if done {
 			sc = 1
 		}
-		kr.Progress, kr.Score = &sc, sc
+		kr.Progress = &sc
+		score(sc)
 		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil || done)
 	case TypeBaseline:
-		sc := 0.0
-		if k.Target != nil {
-			sc = 1
+		// Measure first: no score (and no part in the objective's score)
+		// until a target is set; then progress runs from the start, or from
+		// the first value measured, towards the target.
+		from := k.Start
+		if from == nil && len(measured) > 0 {
+			from = &measured[0]
 		}
-		kr.Progress, kr.Score = &sc, sc
-		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil)
+		if k.Target == nil || from == nil || latest == nil || *from == *k.Target {
+			kr.Status = StatusBaseline
+			if k.Target != nil && kr.Value == nil {
+				kr.Status = StatusStale
+			}
+			break
+		}
+		raw, _ := MetricProgress(*from, *k.Target, *latest)
+		kr.Progress = &raw
+		score(Clamp01(raw))
+		kr.Status = StatusFor(*kr.Score, kr.ExpectedProgress, kr.Value != nil)
 	}
 	switch k.Source {
 	case SourceClicks:
@@ -391,6 +448,13 @@ func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking
 		out[largest].Value = math.Round((out[largest].Value+total-sum)*1e6) / 1e6
 	}
 	return out, nil
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func compareStrings(a, b string) int {

@@ -28,12 +28,39 @@ func (s store) insertObjective(ctx context.Context, o *Objective) error {
 	return err
 }
 
-func (s store) objectives(ctx context.Context, teamID uuid.UUID) ([]*Objective, error) {
+// objectives reads a team's objectives (one, when id is set) with their
+// live key results; archived objectives only when archived is true.
+func (s store) objectives(ctx context.Context, teamID uuid.UUID, id *uuid.UUID, archived bool) ([]*Objective, error) {
 	var out []*Objective
-	err := s.db.NewSelect().Model(&out).Relation("KeyResults", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Order("position")
-	}).Where("o.team_id = ?", teamID).Order("o.period_start", "o.created_at").Scan(ctx)
+	q := s.db.NewSelect().Model(&out).Relation("KeyResults", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("archived_at IS NULL").Order("position")
+	}).Where("o.team_id = ?", teamID).Order("o.period_start", "o.created_at")
+	if id != nil {
+		q = q.Where("o.id = ?", *id)
+	}
+	if !archived {
+		q = q.Where("o.archived_at IS NULL")
+	}
+	err := q.Scan(ctx)
 	return out, err
+}
+
+func (s store) updateObjective(ctx context.Context, o *Objective) error {
+	_, err := s.db.NewUpdate().Model(o).Column("title", "kind", "period_label", "period_start", "period_end").WherePK().Exec(ctx)
+	return err
+}
+
+func (s store) updateKeyResult(ctx context.Context, k *KeyResult) error {
+	_, err := s.db.NewUpdate().Model(k).Column("title", "start_value", "target_value", "comparison", "unit", "event_name",
+		"event_agg", "attribution_window_seconds").WherePK().Exec(ctx)
+	return err
+}
+
+// archive sets archived_at of an objective or a key result (model is a nil
+// pointer of its type) unless it is archived already.
+func (s store) archive(ctx context.Context, model any, id uuid.UUID, now time.Time) error {
+	_, err := s.db.NewUpdate().Model(model).Set("archived_at = ?", now).Where("id = ?", id).Where("archived_at IS NULL").Exec(ctx)
+	return err
 }
 
 func (s store) objective(ctx context.Context, teamID, id uuid.UUID) (*Objective, error) {
@@ -223,8 +250,8 @@ func (s store) insertCategory(ctx context.Context, c *Category) error {
 	return err
 }
 
-func (s store) renameCategory(ctx context.Context, c *Category) error {
-	_, err := s.db.NewUpdate().Model(c).Column("name").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
+func (s store) updateCategory(ctx context.Context, c *Category) error {
+	_, err := s.db.NewUpdate().Model(c).Column("name", "target_share", "description").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
 	return err
 }
 

@@ -86,6 +86,13 @@ func (g *SurveySigner) Open(tok string) (SurveyRef, error) {
 	return r, nil
 }
 
+// SurveyLinkWeeks is how long a survey link is valid: it answers its week
+// until this many weeks after it (late answers are welcome, old links are not).
+const SurveyLinkWeeks = 4
+
+// ErrSurveyLinkExpired is a survey link whose week is long past.
+var ErrSurveyLinkExpired = errors.New("this survey link has expired; use the link in this week's email")
+
 // SurveyToken returns the token of a member's survey link for a week.
 func (s *Service) SurveyToken(teamID, userID uuid.UUID, week tracking.Week) string {
 	return s.survey.Token(SurveyRef{UserID: userID, TeamID: teamID, Week: week})
@@ -107,6 +114,19 @@ func (s *Service) openSurvey(ctx context.Context, tok string) (SurveyRef, experi
 	ref, err := s.survey.Open(tok)
 	if err != nil {
 		return SurveyRef{}, experiments.Member{}, err
+	}
+	cur, err := s.CurrentWeek(ctx, ref.TeamID)
+	if errors.Is(err, experiments.ErrNotFound) {
+		return SurveyRef{}, experiments.Member{}, experiments.ErrNotFound
+	} else if err != nil {
+		return SurveyRef{}, experiments.Member{}, err
+	}
+	oldest := cur
+	for range SurveyLinkWeeks {
+		oldest = oldest.Prev()
+	}
+	if ref.Week.Before(oldest) {
+		return SurveyRef{}, experiments.Member{}, ErrSurveyLinkExpired
 	}
 	m, err := s.exps.Member(ctx, ref.TeamID, ref.UserID)
 	if errors.Is(err, experiments.ErrNotFound) {

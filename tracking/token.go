@@ -12,7 +12,7 @@ import (
 
 // ErrNotFound is returned for tokens that do not open (unknown, altered or of
 // the wrong kind) and for links or deliveries that do not exist.
-var ErrNotFound = errors.New("tracking: not found")
+var ErrNotFound = errors.New("not found")
 
 // Kind tells what a token opens.
 type Kind byte

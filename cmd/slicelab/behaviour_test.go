@@ -355,7 +355,7 @@ func TestBadInput(t *testing.T) {
 		{"two controls", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["control"] = true }), "variants"},
 		{"no control", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["control"] = false }), "variants"},
 		{"negative weight", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["weight"] = -1 }), "variants[1].weight"},
-		{"zero weights", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["weight"] = 0; vs[1]["weight"] = 0 }), "variants"},
+		{"zero weights", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["weight"] = 0; vs[1]["weight"] = 0 }), "variants[0].weight"},
 		{"same names", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["name"] = "control" }), "variants[1].name"},
 		{"template syntax", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["html"] = "<p>{{.Contact.Name</p>" }), "variants[0].html"},
 		{"unknown field", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["text"] = "Hi {{.Contact.Phone}}" }), "variants[1].text"},
@@ -421,6 +421,33 @@ func TestCLI(t *testing.T) {
 	if _, errs, code := e.cli("frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: %d %s", code, errs)
 	}
+	// Every command has its own help, without configuration or a database;
+	// a group name lists its commands.
+	for _, c := range commands {
+		args := append(strings.Fields(c.name), "--help")
+		out, errs, code := runCLI(args...)
+		if code != 0 || !strings.Contains(out, "Usage: slicelab "+c.name) || errs != "" {
+			t.Errorf("%s: %d %q %q", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	if out, _, code := runCLI("team", "create", "--help"); code != 0 || !strings.Contains(out, "-name") {
+		t.Errorf("team create --help: %d %s", code, out)
+	}
+	if out, _, code := runCLI("stats", "--help"); code != 0 || !strings.Contains(out, "stats compare") || !strings.Contains(out, "stats plan") {
+		t.Errorf("stats --help: %d %s", code, out)
+	}
+	if out, _, code := runCLI("team"); code != 2 || !strings.Contains(out, "team create") {
+		t.Errorf("team without a command: %d %s", code, out)
+	}
+	if _, errs, code := runCLI("team", "create"); code != 2 || !strings.Contains(errs, "takes one argument") || !strings.Contains(errs, "Usage: slicelab team create") {
+		t.Errorf("team create without a slug: %d %s", code, errs)
+	}
+	if _, errs, code := runCLI("stats", "plan", "--baseline", "x"); code != 2 || !strings.Contains(errs, "--baseline") {
+		t.Errorf("stats plan with a bad flag: %d %s", code, errs)
+	}
+	if out, _, code := runCLI("help"); code != 0 || !strings.Contains(out, "SLICELAB_DATABASE_URL") || !strings.Contains(out, "user create") {
+		t.Errorf("help: %d %s", code, out)
+	}
 	var out2, errb strings.Builder
 	code = run(context.Background(), []string{"serve"}, func(k string) string {
 		return map[string]string{"SLICELAB_SEND_RATE": "fast", "SLICELAB_SMTP_URL": "http://x", "SLICELAB_BOT_WINDOW": "soon"}[k]
@@ -430,6 +457,13 @@ func TestCLI(t *testing.T) {
 			t.Errorf("bad configuration should name %s: %d %s", w, code, errb.String())
 		}
 	}
+}
+
+// runCLI runs a command with an empty environment.
+func runCLI(args ...string) (string, string, int) {
+	var out, errb strings.Builder
+	code := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
 }
 
 func writeFile(t *testing.T, path, s string) {

@@ -9,8 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/google/uuid"
 
 	"slicelab/experiments"
 	"slicelab/okr"
@@ -65,10 +69,12 @@ var commands = []command{
 			return nil
 		}
 	}},
-	{name: "token create", args: "--team SLUG [--role viewer|editor|admin]", summary: "create an API token; prints only the token",
-		flags: func(fs *flag.FlagSet) runFunc {
+	{name: "token create", args: "--team SLUG [--role viewer|editor|admin] [--name NAME] [--expires 90d]",
+		summary: "create an API token; prints only the token", flags: func(fs *flag.FlagSet) runFunc {
 			team := fs.String("team", "", "team slug (required)")
 			role := fs.String("role", "editor", "viewer, editor or admin")
+			name := fs.String("name", "", "what the token is for, shown by token list")
+			expires := fs.String("expires", "", "lifetime such as 90d or 720h (default: no expiry)")
 			return func(ctx context.Context, x *cli, _ []string) error {
 				if *team == "" {
 					return usageError{"--team is required"}
@@ -77,12 +83,16 @@ var commands = []command{
 				if err != nil {
 					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
 				}
+				life, err := parseLifetime(*expires)
+				if err != nil {
+					return usageError{"--expires: " + err.Error()}
+				}
 				a, err := x.openApp(ctx, false)
 				if err != nil {
 					return err
 				}
 				defer a.close()
-				tok, err := a.exps.CreateToken(ctx, *team, r)
+				tok, _, err := a.exps.CreateToken(ctx, *team, experiments.TokenInput{Role: r, Name: *name, Expires: life})
 				if err != nil {
 					return err
 				}
@@ -90,6 +100,60 @@ var commands = []command{
 				return nil
 			}
 		}},
+	{name: "token list", args: "--team SLUG", summary: "list a team's API tokens (never the tokens themselves)", flags: func(fs *flag.FlagSet) runFunc {
+		team := fs.String("team", "", "team slug (required)")
+		return func(ctx context.Context, x *cli, _ []string) error {
+			if *team == "" {
+				return usageError{"--team is required"}
+			}
+			a, t, err := openTeam(ctx, x, *team)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			toks, err := a.exps.Tokens(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(x.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+			for _, k := range toks {
+				state := "active"
+				switch {
+				case k.RevokedAt != nil:
+					state = "revoked " + k.RevokedAt.Format("2006-01-02")
+				case k.ExpiresAt != nil && !k.ExpiresAt.After(a.now()):
+					state = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, orDash(k.Name), k.Role, k.CreatedAt.Format("2006-01-02"),
+					dateOr(k.ExpiresAt, "never"), dateOr(k.LastUsedAt, "never"), state)
+			}
+			return tw.Flush()
+		}
+	}},
+	{name: "token revoke", args: "ID --team SLUG", summary: "revoke an API token for good", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
+		team := fs.String("team", "", "team slug (required)")
+		return func(ctx context.Context, x *cli, args []string) error {
+			if *team == "" {
+				return usageError{"--team is required"}
+			}
+			id, err := uuid.Parse(args[0])
+			if err != nil {
+				return usageError{fmt.Sprintf("%q is not a token id (see token list)", args[0])}
+			}
+			a, t, err := openTeam(ctx, x, *team)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			k, err := a.exps.RevokeToken(ctx, t.ID, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(x.stdout, "revoked token %s (%s) of %s\n", k.ID, orDash(k.Name), t.Slug)
+			return nil
+		}
+	}},
 	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--password-stdin]",
 		summary: "add a person to a team (a member gets the allocation survey and the Monday digest)", nargs: [2]int{1, 1},
 		flags: func(fs *flag.FlagSet) runFunc {
@@ -283,4 +347,37 @@ func (p *progressReader) done() {
 	if p.lastStep > 0 {
 		fmt.Fprintln(p.out)
 	}
+}
+
+// parseLifetime reads a lifetime such as 90d, 720h or 30m ("" is none).
+func parseLifetime(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%q is not a number of days such as 90d", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a lifetime such as 90d or 720h", v)
+	}
+	return d, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dateOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.Format("2006-01-02")
 }

@@ -99,11 +99,11 @@ func (s *store) migrateStatus(ctx context.Context, out io.Writer) error {
 	}
 	rm, err := rivermigrate.New(s.riverDriver(), nil)
 	if err != nil {
-		return fmt.Errorf("River migrations: %w", err)
+		return fmt.Errorf("list the migrations of River: %w", err)
 	}
 	existing, err := rm.ExistingVersions(ctx)
 	if err != nil && !strings.Contains(err.Error(), "no such table") && !strings.Contains(err.Error(), "does not exist") {
-		return fmt.Errorf("River migrations: %w", err)
+		return fmt.Errorf("list the migrations of River: %w", err)
 	}
 	all := rm.AllVersions()
 	fmt.Fprintf(out, "River: %d of %d migrations applied\n", len(existing), len(all))

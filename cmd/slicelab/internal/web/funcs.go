@@ -68,6 +68,13 @@ var pageFuncs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
 	"add": func(a, b int) int { return a + b },
+	// numraw writes a number as a form field holds it ("" for none).
+	"numraw": func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	},
 	// dur writes a duration such as "72h0m0s" in words: "72 hours".
 	"dur": func(s string) string {
 		d, err := time.ParseDuration(s)

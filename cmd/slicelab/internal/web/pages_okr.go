@@ -229,3 +229,55 @@ func (s *server) linkExperimentForm(c echo.Context) error {
 	}
 	return s.redirect(c, "/okrs#kr-"+id.String(), "success", "Experiment linked: its clicks now count towards the key result.")
 }
+
+func (s *server) updateObjectiveForm(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	title, kind := c.FormValue("title"), c.FormValue("kind")
+	if _, err := s.OKR.UpdateObjective(c.Request().Context(), principal(c).Team.ID, id, okr.ObjectivePatch{Title: &title, Kind: &kind}); err != nil {
+		return s.refused(c, "eo-"+id.String(), err)
+	}
+	return s.redirect(c, "/okrs#obj-"+id.String(), "success", "Objective saved.")
+}
+
+func (s *server) archiveObjectiveForm(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveObjective(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return s.redirect(c, "/okrs", "success", "Objective archived: it leaves this page and the weekly review; its history is kept.")
+}
+
+func (s *server) updateKeyResultForm(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	form := "ek-" + id.String()
+	fe := map[string]string{}
+	title, unit := c.FormValue("title"), c.FormValue("unit")
+	p := okr.KeyResultPatch{Title: &title, Unit: &unit, Start: optFloat(c.FormValue("start"), "start", fe), Target: optFloat(c.FormValue("target"), "target", fe)}
+	if len(fe) > 0 {
+		return s.refused(c, form, &experiments.ValidationError{Fields: fe})
+	}
+	if _, err := s.OKR.UpdateKeyResult(c.Request().Context(), principal(c).Team.ID, id, p); err != nil {
+		return s.refused(c, form, err)
+	}
+	return s.redirect(c, "/okrs#kr-"+id.String(), "success", "Key result saved.")
+}
+
+func (s *server) archiveKeyResultForm(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveKeyResult(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return s.redirect(c, "/okrs", "success", "Key result archived: it no longer counts towards its objective; its history is kept.")
+}

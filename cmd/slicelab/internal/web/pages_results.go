@@ -129,11 +129,14 @@ func floats(xs []int) []float64 {
 	return out
 }
 
-// engineOf is the experiment's statistics engine; every experiment is
-// judged by chance to beat control (Bayesian, the default, as in
-// GrowthBook) unless its results name another engine.
+// engineOf is the experiment's statistics engine: the page shows chance to
+// beat control (bayesian, the default, as in GrowthBook) or the p-value
+// (frequentist), never both.
 func engineOf(r *experiments.Results) string {
-	return "bayesian"
+	if r.Engine == "" {
+		return "bayesian"
+	}
+	return r.Engine
 }
 
 // minPerArm is the sample each arm needs before a verdict.
@@ -256,7 +259,17 @@ func verdictSentence(e *experiments.Experiment, r *experiments.Results, planned 
 }
 
 // summaryOf is the results' own plain-language summary, when they carry one.
-func summaryOf(r *experiments.Results) string { return strings.TrimSpace("") }
+func summaryOf(r *experiments.Results) string {
+	s := strings.TrimSpace(r.Summary)
+	if s == "" {
+		return ""
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
+}
 
 func deref(p *float64) float64 {
 	if p == nil {

@@ -188,8 +188,6 @@ func allocCharts(a okr.Allocation) allocView {
 	return v
 }
 
-func ptr(x float64) *float64 { return &x }
-
 // reviewCSV downloads the review of ?week= as CSV.
 func (s *server) reviewCSV(c echo.Context) error {
 	team := principal(c).Team

@@ -21,6 +21,7 @@ func (s *server) routes(e *echo.Echo) {
 	public.GET("/healthz", s.healthz)
 	public.GET("/readyz", s.readyz)
 	public.GET("/metrics", s.metrics)
+	public.GET("/api/v1/openapi.json", s.openAPI) // documentation, no data: readable without a token
 	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
 	public.GET("/u/:token", s.unsubscribePage, middleware.BodyLimit("16K"))
 	public.POST("/u/:token", s.unsubscribe, middleware.BodyLimit("16K"))
@@ -41,9 +42,12 @@ func (s *server) routes(e *echo.Echo) {
 
 	// The API: a bearer token, scoped to the token's team; errors are JSON.
 	api := e.Group("/api/v1", jsonErrors, s.authenticate)
+	api.GET("/teams/:team", s.getTeam)
 	api.PATCH("/teams/:team", s.updateTeam, admin, small)
 	api.GET("/teams/:team/members", s.listMembers)
 	api.POST("/teams/:team/members", s.addMember, admin, small)
+	api.GET("/teams/:team/tokens", s.listTokens, admin)
+	api.DELETE("/teams/:team/tokens/:id", s.revokeToken, admin)
 
 	api.POST("/teams/:team/contacts", s.importContacts, editor, middleware.BodyLimit("256M"))
 	api.GET("/teams/:team/contacts", s.listContacts)
@@ -51,6 +55,8 @@ func (s *server) routes(e *echo.Echo) {
 	api.POST("/teams/:team/experiments", s.createExperiment, editor, middleware.BodyLimit("2M"))
 	api.GET("/teams/:team/experiments", s.listExperiments)
 	api.GET("/experiments/:id", s.getExperiment)
+	api.PATCH("/experiments/:id", s.updateExperiment, editor, middleware.BodyLimit("2M"))
+	api.DELETE("/experiments/:id", s.deleteExperiment, editor)
 	api.POST("/experiments/:id/launch", s.launchExperiment, editor, small)
 	api.POST("/experiments/:id/pause", s.pauseExperiment, editor, small)
 	api.POST("/experiments/:id/resume", s.resumeExperiment, editor, small)
@@ -61,7 +67,13 @@ func (s *server) routes(e *echo.Echo) {
 
 	api.POST("/teams/:team/objectives", s.createObjective, editor, small)
 	api.GET("/teams/:team/objectives", s.listObjectives)
+	api.GET("/objectives/:id", s.getObjective)
+	api.PATCH("/objectives/:id", s.updateObjective, editor, small)
+	api.DELETE("/objectives/:id", s.archiveObjective, editor)
 	api.POST("/objectives/:id/key-results", s.createKeyResult, editor, small)
+	api.GET("/key-results/:id", s.getKeyResult)
+	api.PATCH("/key-results/:id", s.updateKeyResult, editor, small)
+	api.DELETE("/key-results/:id", s.archiveKeyResult, editor)
 	api.POST("/key-results/:id/check-ins", s.checkIn, editor, small)
 	api.POST("/key-results/:id/experiments", s.linkExperiment, editor, small)
 	api.POST("/teams/:team/events", s.ingestEvents, editor, middleware.BodyLimit("8M"))
@@ -71,7 +83,8 @@ func (s *server) routes(e *echo.Echo) {
 	api.GET("/teams/:team/allocations", s.getAllocationReport)
 	api.GET("/teams/:team/allocation-categories", s.getCategories)
 	api.POST("/teams/:team/allocation-categories", s.postCategory, admin, small)
-	api.PATCH("/teams/:team/allocation-categories/:id", s.renameCategory, admin, small)
+	api.PATCH("/teams/:team/allocation-categories/:id", s.updateCategory, admin, small)
+	api.PUT("/teams/:team/allocation-targets", s.putTargets, admin, small)
 
 	// Pages: a session cookie (s.session sets the member's principal, so
 	// need() checks roles exactly as in the API) and a CSRF token on every
@@ -102,6 +115,10 @@ func (s *server) routes(e *echo.Echo) {
 	pages.GET("/okrs", s.okrsPage)
 	pages.POST("/okrs/objectives", s.createObjectiveForm, editor, small)
 	pages.POST("/okrs/objectives/:id/key-results", s.createKeyResultForm, editor, small)
+	pages.POST("/okrs/objectives/:id", s.updateObjectiveForm, editor, small)
+	pages.POST("/okrs/objectives/:id/archive", s.archiveObjectiveForm, editor, small)
+	pages.POST("/okrs/key-results/:id", s.updateKeyResultForm, editor, small)
+	pages.POST("/okrs/key-results/:id/archive", s.archiveKeyResultForm, editor, small)
 	pages.POST("/okrs/key-results/:id/check-in", s.checkInForm, editor, small)
 	pages.POST("/okrs/key-results/:id/link", s.linkExperimentForm, editor, small)
 
