@@ -264,7 +264,13 @@ func summaryOf(r *experiments.Results) string {
 	if s == "" {
 		return ""
 	}
-	s = strings.ToUpper(s[:1]) + s[1:]
+	named := false // a sentence that starts with a variant's name keeps its spelling
+	for _, v := range r.Variants {
+		named = named || strings.HasPrefix(s, v.Name+" ")
+	}
+	if !named {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
 	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") {
 		s += "."
 	}
