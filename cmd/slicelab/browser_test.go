@@ -79,7 +79,7 @@ func TestBrowser(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		b := &br{t: t, ctx: tab, base: e.base, dir: dir}
+		b := &br{t: t, ctx: tab, base: e.base, dir: dir, start: time.Now()}
 		browserFlows(t, e, b)
 	})
 }
@@ -91,6 +91,7 @@ type br struct {
 	base  string
 	dir   string
 	shots int
+	start time.Time
 }
 
 func (b *br) step() (context.Context, context.CancelFunc) {
@@ -113,11 +114,12 @@ func (b *br) open(path string) int {
 	defer cancel()
 	for try := 0; ; try++ {
 		resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(b.base+path))
-		if err != nil && strings.Contains(err.Error(), "ERR_ABORTED") && try < 3 {
+		if (resp == nil || (err != nil && strings.Contains(err.Error(), "ERR_ABORTED"))) && try < 5 {
+			time.Sleep(200 * time.Millisecond)
 			continue // an earlier navigation (a tracked link to a site this machine cannot reach) was still going
 		}
-		if err != nil {
-			b.t.Fatalf("open %s: %v", path, err)
+		if err != nil || resp == nil {
+			b.t.Fatalf("open %s: %v (no response)", path, err)
 		}
 		return int(resp.Status)
 	}
@@ -224,6 +226,7 @@ func (b *br) shot(name string) {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
 	b.shots++
+	b.t.Logf("%s: screenshot %d %s", time.Since(b.start).Round(100*time.Millisecond), b.shots, name)
 	if err := os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shots, name)), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -246,7 +249,7 @@ var expIDRE = regexp.MustCompile(`/experiments/([0-9a-f-]{36})`)
 
 func browserFlows(t *testing.T, e *env, b *br) {
 	ctx := context.Background()
-	if out, errs, code := e.cli("demo"); code != 0 {
+	if out, errs, code := e.cli("demo", "--contacts", "300"); code != 0 {
 		t.Fatalf("demo: %d %s %s", code, out, errs)
 	}
 	team, err := e.app.exps.TeamBySlug(ctx, demoSlug)

@@ -203,9 +203,15 @@ var commands = []command{
 		}},
 	{name: "report week", args: "--team SLUG [--week 2026-W48] [--format table|json|csv]", summary: "the weekly review of a team",
 		flags: reportWeekCmd},
-	{name: "demo", summary: "load a sample team with weeks of history (objectives, experiments, clicks, answers) and print how to sign in",
+	{name: "demo", args: "[--contacts N]", summary: "load a sample team with weeks of history (objectives, experiments, clicks, answers) and print how to sign in",
 		flags: func(fs *flag.FlagSet) runFunc {
-			return func(ctx context.Context, x *cli, _ []string) error { return runDemo(ctx, x) }
+			n := fs.Int("contacts", 1200, "size of the sample audience (100 to 100000)")
+			return func(ctx context.Context, x *cli, _ []string) error {
+				if *n < 100 || *n > 100000 {
+					return usageError{fmt.Sprintf("--contacts %d: use 100 to 100000", *n)}
+				}
+				return runDemo(ctx, x, *n)
+			}
 		}},
 	{name: "survey send", args: "[--week 2026-W48]", summary: "email the time-allocation survey of a week to every member now (once per week)",
 		flags: func(fs *flag.FlagSet) runFunc {

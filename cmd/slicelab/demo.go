@@ -75,17 +75,18 @@ type demoArm struct {
 var tokenRE = regexp.MustCompile(`/c/([A-Za-z0-9_-]+)`)
 
 type demoLoader struct {
-	ctx    context.Context
-	a      *app
-	clock  *demoClock
-	mail   *captureMailer
-	sender *experiments.Sender
-	team   experiments.Team
-	rnd    *rand.Rand
-	out    io.Writer
+	ctx      context.Context
+	a        *app
+	clock    *demoClock
+	mail     *captureMailer
+	sender   *experiments.Sender
+	team     experiments.Team
+	rnd      *rand.Rand
+	out      io.Writer
+	contacts int
 }
 
-func runDemo(ctx context.Context, x *cli) error {
+func runDemo(ctx context.Context, x *cli, contacts int) error {
 	clock := &demoClock{}
 	clock.set(time.Now())
 	a := &app{cfg: x.cfg, log: x.log, now: clock.now, riverPoll: time.Second, tick: 5 * time.Second}
@@ -100,7 +101,7 @@ func runDemo(ctx context.Context, x *cli) error {
 		return err
 	}
 	mail := &captureMailer{}
-	d := &demoLoader{ctx: ctx, a: a, clock: clock, mail: mail, rnd: rand.New(rand.NewPCG(48, 2026)), out: x.stdout,
+	d := &demoLoader{ctx: ctx, a: a, contacts: contacts, clock: clock, mail: mail, rnd: rand.New(rand.NewPCG(48, 2026)), out: x.stdout,
 		sender: experiments.NewSender(a.exps, mail, a.trk, experiments.SenderConfig{From: a.cfg.MailFrom,
 			Domain: experiments.MailDomain(a.cfg.MailFrom)}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 	if err := d.load(); err != nil {
@@ -151,7 +152,7 @@ func (d *demoLoader) load() error {
 	first := []string{"Ana", "Ben", "Chloé", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jade", "Kofi", "Lena", "Mateo", "Nia", "Omar", "Pia", "Quinn", "Rosa", "Sven", "Tara"}
 	last := []string{"Silva", "Novak", "Berg", "Okoro", "Haddad", "Kim", "Rossi", "Meyer", "Costa", "Dubois", "Ivanova", "Tan", "Moreau", "Fischer", "Lopez", "Sato", "Jensen", "Ali", "Weber", "Byrne"}
 	var contacts []experiments.ContactInput
-	for i := 0; i < 1200; i++ {
+	for i := 0; i < d.contacts; i++ {
 		f, l := first[i%len(first)], last[(i/len(first))%len(last)]
 		tags := []string{"newsletter"}
 		if i%4 == 0 {
@@ -164,7 +165,7 @@ func (d *demoLoader) load() error {
 	if _, err := a.exps.ImportContacts(ctx, team.ID, contacts, nil); err != nil {
 		return err
 	}
-	d.step("1,200 contacts")
+	d.step(fmt.Sprintf("%d contacts", d.contacts))
 
 	// Objectives for a 13-week period that began six weeks ago.
 	period := okr.ObjectiveInput{Start: start.Format(time.DateOnly), End: start.AddDate(0, 0, 7*13-1).Format(time.DateOnly)}

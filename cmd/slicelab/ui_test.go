@@ -464,7 +464,7 @@ func TestDraftsAndContactSearch(t *testing.T) {
 // clearly the second time.
 func TestDemo(t *testing.T) {
 	e := startEnv(t, t.TempDir()+"/slicelab.db")
-	out, errs, code := e.cli("demo")
+	out, errs, code := e.cli("demo", "--contacts", "400")
 	if code != 0 || !strings.Contains(out, "sign in as") || !strings.Contains(out, demoPM) {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
 	}
@@ -504,7 +504,7 @@ func TestDemo(t *testing.T) {
 				human += v.HumanClickers
 				bots += v.AutomatedClicks
 			}
-			if human < 20 || bots < 20 {
+			if human < 8 || bots < 8 {
 				t.Errorf("%s: %d human clickers and %d automated clicks, want both", s.Name, human, bots)
 			}
 		}
@@ -512,7 +512,7 @@ func TestDemo(t *testing.T) {
 	if status[experiments.StatusCompleted] != 2 || status[experiments.StatusRunning] != 1 || status[experiments.StatusDraft] != 1 {
 		t.Fatalf("demo experiments by status %v", status)
 	}
-	if _, errs, code := e.cli("demo"); code != 1 || !strings.Contains(errs, "exists already") {
+	if _, errs, code := e.cli("demo", "--contacts", "400"); code != 1 || !strings.Contains(errs, "exists already") {
 		t.Fatalf("a second demo: %d %s", code, errs)
 	}
 }

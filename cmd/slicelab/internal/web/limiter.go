@@ -8,11 +8,11 @@ import (
 )
 
 // Failed sign-ins per client address (product.md §11): five in a row are
-// allowed, then one more every 20 seconds. A correct password is never
+// allowed, then one more a minute. A correct password is never
 // refused while the address still has a token left.
 const (
 	signinBurst = 5
-	signinEvery = 20 * time.Second
+	signinEvery = time.Minute
 )
 
 // ipLimiter keeps a token bucket (x/time/rate) per client address. Idle

@@ -230,7 +230,7 @@ func (s *server) signinPage(c echo.Context) error {
 }
 
 // signin checks the password. Failed attempts are limited per client
-// address: after five, one more every 20 seconds (429 with Retry-After).
+// address: after five, one more a minute (429 with Retry-After).
 func (s *server) signin(c echo.Context) error {
 	ip := c.RealIP()
 	v := signinView{CSRF: csrfToken(c), Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}

@@ -502,10 +502,10 @@ func (s *server) experimentPage(c echo.Context) error {
 
 // rates remembers the last progress sample of each experiment, to tell
 // the messages per second between two polls of the progress bar.
-var rates = struct {
+type rates struct {
 	sync.Mutex
 	m map[uuid.UUID]rateSample
-}{m: map[uuid.UUID]rateSample{}}
+}
 
 type rateSample struct {
 	at   time.Time
@@ -517,8 +517,12 @@ type rateSample struct {
 // the previous sample (or, on the first, from the launch).
 func (s *server) sendRate(e *experiments.Experiment, done int) float64 {
 	now := time.Now()
+	rates := &s.rates
 	rates.Lock()
 	defer rates.Unlock()
+	if rates.m == nil {
+		rates.m = map[uuid.UUID]rateSample{}
+	}
 	prev, ok := rates.m[e.ID]
 	r := 0.0
 	switch {
@@ -556,8 +560,15 @@ func (s *server) progress(e *experiments.Experiment) progressView {
 	if p.Suppressed > 0 {
 		notes = append(notes, fmt.Sprintf("%s skipped (unsubscribed, bounced or in the cool-down)", chart.Plain.Format(float64(p.Suppressed))))
 	}
+	lead := ""
 	if p.Waiting > 0 {
-		notes = append(notes, fmt.Sprintf("%s waiting for the winner", chart.Plain.Format(float64(p.Waiting))))
+		lead = fmt.Sprintf("The test share is out; the other %s contacts get the winner after the wait", chart.Plain.Format(float64(p.Waiting)))
+		if w := e.Winner; w != nil && e.LaunchedAt != nil {
+			if d, err := time.ParseDuration(w.Wait); err == nil {
+				lead += ", on " + e.LaunchedAt.Add(d).UTC().Format("Mon 2 Jan, 15:04 UTC")
+			}
+		}
+		lead += ". "
 	}
 	if p.Cancelled > 0 {
 		notes = append(notes, fmt.Sprintf("%s not sent (cancelled)", chart.Plain.Format(float64(p.Cancelled))))
@@ -566,7 +577,9 @@ func (s *server) progress(e *experiments.Experiment) progressView {
 		notes = append(notes, "paused: nothing more is sent until you resume")
 	}
 	if len(notes) > 0 {
-		pv.Note = "Besides: " + strings.Join(notes, "; ") + "."
+		pv.Note = lead + "Not sent: " + strings.Join(notes, "; ") + "."
+	} else if lead != "" {
+		pv.Note = lead
 	}
 	return pv
 }

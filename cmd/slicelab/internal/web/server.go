@@ -65,6 +65,7 @@ type server struct {
 	pages   map[string]*template.Template
 	signins *ipLimiter
 	secure  bool // cookies are Secure (BaseURL is https)
+	rates   rates
 }
 
 // New builds the HTTP handler of slicelab.
