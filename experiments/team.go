@@ -24,6 +24,7 @@ type Team struct {
 	bun.BaseModel `bun:"table:teams"`
 
 	ID        uuid.UUID `bun:"id,pk,type:uuid" json:"id"`
+	OrgID     uuid.UUID `bun:"org_id,type:uuid,nullzero" json:"org_id"` // the organisation it belongs to
 	Slug      string    `bun:"slug" json:"slug"`
 	Name      string    `bun:"name" json:"name"`
 	TimeZone  string    `bun:"time_zone" json:"time_zone"` // IANA name; ISO weeks are counted in it
