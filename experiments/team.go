@@ -59,8 +59,14 @@ func (t Team) Location() *time.Location {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-// CreateTeam creates a team; slugs are lower-case letters, digits and dashes.
+// CreateTeam creates a team in the default organisation; slugs are
+// lower-case letters, digits and dashes.
 func (s *Service) CreateTeam(ctx context.Context, slug, name string) (Team, error) {
+	return s.CreateTeamInOrg(ctx, "", slug, name)
+}
+
+// CreateTeamInOrg creates a team in an organisation (by slug; "" is the default one).
+func (s *Service) CreateTeamInOrg(ctx context.Context, orgSlug, slug, name string) (Team, error) {
 	fe := fieldErrors{}
 	if !slugRE.MatchString(slug) {
 		fe.add("slug", "%q must be 1-63 lower-case letters, digits or dashes, starting with a letter or digit", slug)
@@ -75,7 +81,11 @@ func (s *Service) CreateTeam(ctx context.Context, slug, name string) (Team, erro
 	if err := fe.err(); err != nil {
 		return Team{}, err
 	}
-	t := Team{ID: tracking.NewID(), Slug: slug, Name: name, TimeZone: "UTC", CreatedAt: s.now().UTC()}
+	org, err := s.OrgBySlug(ctx, orgSlug)
+	if err != nil {
+		return Team{}, err
+	}
+	t := Team{ID: tracking.NewID(), OrgID: org.ID, Slug: slug, Name: name, TimeZone: "UTC", CreatedAt: s.now().UTC()}
 	exists, err := s.db.NewSelect().Model((*Team)(nil)).Where("slug = ?", slug).Exists(ctx)
 	if err != nil {
 		return Team{}, fmt.Errorf("create team: %w", err)

@@ -74,5 +74,10 @@ func (s *server) routes(e *echo.Echo) {
 	api.PATCH("/teams/:team/allocation-categories/:id", s.updateCategory, admin, small)
 	api.PUT("/teams/:team/allocation-targets", s.putTargets, admin, small)
 
+	// The organisation's routes: an organisation's token (aggregates of every team).
+	api.GET("/org", s.getOrg, needOrg)
+	api.GET("/org/members", s.orgMembers, needOrg)
+	api.GET("/org/reports/weekly", s.orgReport, needOrg)
+
 	// Pages: a session cookie. The web UI's pages go here.
 }
