@@ -24,6 +24,7 @@ type Team struct {
 	bun.BaseModel `bun:"table:teams"`
 
 	ID        uuid.UUID `bun:"id,pk,type:uuid" json:"id"`
+	OrgID     uuid.UUID `bun:"org_id,type:uuid,nullzero" json:"org_id"` // the organisation it belongs to
 	Slug      string    `bun:"slug" json:"slug"`
 	Name      string    `bun:"name" json:"name"`
 	TimeZone  string    `bun:"time_zone" json:"time_zone"` // IANA name; ISO weeks are counted in it
@@ -58,8 +59,14 @@ func (t Team) Location() *time.Location {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-// CreateTeam creates a team; slugs are lower-case letters, digits and dashes.
+// CreateTeam creates a team in the default organisation; slugs are
+// lower-case letters, digits and dashes.
 func (s *Service) CreateTeam(ctx context.Context, slug, name string) (Team, error) {
+	return s.CreateTeamInOrg(ctx, "", slug, name)
+}
+
+// CreateTeamInOrg creates a team in an organisation (by slug; "" is the default one).
+func (s *Service) CreateTeamInOrg(ctx context.Context, orgSlug, slug, name string) (Team, error) {
 	fe := fieldErrors{}
 	if !slugRE.MatchString(slug) {
 		fe.add("slug", "%q must be 1-63 lower-case letters, digits or dashes, starting with a letter or digit", slug)
@@ -74,7 +81,11 @@ func (s *Service) CreateTeam(ctx context.Context, slug, name string) (Team, erro
 	if err := fe.err(); err != nil {
 		return Team{}, err
 	}
-	t := Team{ID: tracking.NewID(), Slug: slug, Name: name, TimeZone: "UTC", CreatedAt: s.now().UTC()}
+	org, err := s.OrgBySlug(ctx, orgSlug)
+	if err != nil {
+		return Team{}, err
+	}
+	t := Team{ID: tracking.NewID(), OrgID: org.ID, Slug: slug, Name: name, TimeZone: "UTC", CreatedAt: s.now().UTC()}
 	exists, err := s.db.NewSelect().Model((*Team)(nil)).Where("slug = ?", slug).Exists(ctx)
 	if err != nil {
 		return Team{}, fmt.Errorf("create team: %w", err)

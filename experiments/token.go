@@ -115,15 +115,19 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if token == "" {
 		return Principal{}, ErrUnauthorized
 	}
+	if strings.HasPrefix(token, "slo_") {
+		return s.authenticateOrg(ctx, token)
+	}
 	var row struct {
 		TokenID    uuid.UUID  `bun:"token_id"`
+		TokenName  string     `bun:"token_name"`
 		Role       Role       `bun:"role"`
 		LastUsedAt *time.Time `bun:"last_used_at"`
 		Team
 	}
 	now := s.now().UTC()
 	err := s.db.NewSelect().TableExpr("api_tokens AS k").Join("JOIN teams AS t ON t.id = k.team_id").
-		ColumnExpr("k.id AS token_id, k.role, k.last_used_at, t.*").
+		ColumnExpr("k.id AS token_id, k.name AS token_name, k.role, k.last_used_at, t.*").
 		Where("k.token_hash = ?", hashToken(token)).Where("k.revoked_at IS NULL").
 		Where("(k.expires_at IS NULL OR k.expires_at > ?)", now).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -135,5 +139,5 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) > tokenTouchEvery {
 		_, _ = s.db.NewUpdate().Model((*APIToken)(nil)).Set("last_used_at = ?", now).Where("id = ?", row.TokenID).Exec(ctx)
 	}
-	return Principal{Team: row.Team, Role: row.Role}, nil
+	return Principal{Team: row.Team, Role: row.Role, Author: strings.TrimSpace("API token " + row.TokenName)}, nil
 }

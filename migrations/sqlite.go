@@ -31,6 +31,20 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 			return nil, fmt.Errorf("create the SQLite folder: %w", err)
 		}
 	}
+	// The database holds contacts' addresses: readable by the service's user
+	// only. SQLite gives its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, 0o600); err != nil {
+				return nil, fmt.Errorf("make %s private: %w", p, err)
+			}
+		}
+	}
 	sqldb, err := sql.Open(sqliteshim.ShimName, SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)

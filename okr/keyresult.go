@@ -15,6 +15,37 @@ import (
 	"slicelab/tracking"
 )
 
+// Kinds of key results (issue 13): outcomes over outputs.
+const (
+	KindOutcome = "outcome"
+	KindOutput  = "output"
+)
+
+// KindByRule is what a key result measures by the rule: a milestone is an
+// output (something shipped); a key result that takes its value from
+// events, clicks or a click-through rate is an outcome (usage); a manual
+// metric, threshold or baseline is an outcome when it has a unit (revenue in
+// EUR, hours, %) and an output when it counts things made (no unit).
+func KindByRule(k *KeyResult) string {
+	switch {
+	case k.Type == TypeMilestone:
+		return KindOutput
+	case k.Source != SourceManual:
+		return KindOutcome
+	case strings.TrimSpace(k.Unit) != "":
+		return KindOutcome
+	}
+	return KindOutput
+}
+
+// fillKind sets the effective kind: the override, or the rule's.
+func (k *KeyResult) fillKind() {
+	k.Kind = k.KindOverride
+	if k.Kind == "" {
+		k.Kind = KindByRule(k)
+	}
+}
+
 // KeyResultInput is a key result as posted.
 type KeyResultInput struct {
 	Title             string      `json:"title"`
@@ -28,6 +59,9 @@ type KeyResultInput struct {
 	EventAgg          string      `json:"event_agg"`
 	AttributionWindow string      `json:"attribution_window"`
 	ExperimentIDs     []uuid.UUID `json:"experiment_ids"`
+	// Kind overrides the rule's outcome or output, with a reason.
+	Kind       string `json:"kind"`
+	KindReason string `json:"kind_reason"`
 }
 
 // maxTitle bounds titles of objectives and key results, in characters.
@@ -157,6 +191,20 @@ func (in KeyResultInput) fill(k *KeyResult) map[string]string {
 	if len(in.ExperimentIDs) > 100 {
 		fe["experiment_ids"] = "at most 100 experiments"
 	}
+	k.KindOverride, k.KindReason = "", ""
+	rule := KindByRule(k)
+	reason := strings.TrimSpace(in.KindReason)
+	switch {
+	case in.Kind != "" && in.Kind != KindOutcome && in.Kind != KindOutput:
+		fe["kind"] = fmt.Sprintf("%q is not outcome or output", in.Kind)
+	case in.Kind != "" && in.Kind != rule && reason == "":
+		fe["kind_reason"] = fmt.Sprintf("by the rule this key result is an %s; say why it is an %s", rule, in.Kind)
+	case utf8.RuneCountInString(reason) > 500:
+		fe["kind_reason"] = "must be at most 500 characters"
+	case in.Kind != "" && in.Kind != rule:
+		k.KindOverride, k.KindReason = in.Kind, reason
+	}
+	k.fillKind()
 	return fe
 }
 
@@ -169,9 +217,9 @@ func (s *Service) CreateKeyResult(ctx context.Context, teamID, objectiveID uuid.
 	if o.ArchivedAt != nil {
 		return nil, &experiments.ConflictError{Reason: "the objective is archived"}
 	}
-	k := &KeyResult{ID: tracking.NewID(), ObjectiveID: o.ID, TeamID: teamID, CreatedAt: s.now().UTC()}
+	k := &KeyResult{ID: tracking.NewID(), ObjectiveID: o.ID, TeamID: o.TeamID, CreatedAt: s.now().UTC()}
 	fe := in.fill(k)
-	if err := s.checkExperiments(ctx, teamID, in.ExperimentIDs, fe); err != nil {
+	if err := s.checkExperiments(ctx, o, in.ExperimentIDs, fe); err != nil {
 		return nil, err
 	}
 	if len(fe) > 0 {
@@ -205,6 +253,7 @@ func (s *Service) KeyResult(ctx context.Context, teamID, id uuid.UUID) (*KeyResu
 	if k.ExperimentIDs == nil {
 		k.ExperimentIDs = []uuid.UUID{}
 	}
+	k.fillKind()
 	return k, nil
 }
 
@@ -222,6 +271,8 @@ type KeyResultPatch struct {
 	AttributionWindow *string  `json:"attribution_window"`
 	Type              *string  `json:"type"`
 	Source            *string  `json:"source"`
+	Kind              *string  `json:"kind"` // "" goes back to the rule
+	KindReason        *string  `json:"kind_reason"`
 	// ClearStart and ClearTarget remove the start or target (a JSON null).
 	ClearStart  bool `json:"-"`
 	ClearTarget bool `json:"-"`
@@ -243,7 +294,7 @@ func (s *Service) UpdateKeyResult(ctx context.Context, teamID, id uuid.UUID, p K
 	}
 	in := KeyResultInput{Title: k.Title, Type: k.Type, Start: k.Start, Target: k.Target, Comparison: k.Comparison, Unit: k.Unit,
 		Source: k.Source, EventName: k.EventName, EventAgg: k.EventAgg,
-		AttributionWindow: (time.Duration(k.AttributionWindow) * time.Second).String()}
+		AttributionWindow: (time.Duration(k.AttributionWindow) * time.Second).String(), Kind: k.KindOverride, KindReason: k.KindReason}
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -255,6 +306,8 @@ func (s *Service) UpdateKeyResult(ctx context.Context, teamID, id uuid.UUID, p K
 	set(&in.EventName, p.EventName)
 	set(&in.EventAgg, p.EventAgg)
 	set(&in.AttributionWindow, p.AttributionWindow)
+	set(&in.Kind, p.Kind)
+	set(&in.KindReason, p.KindReason)
 	if p.Start != nil || p.ClearStart {
 		in.Start = p.Start
 	}
@@ -299,8 +352,12 @@ func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID
 	if k.Source == SourceManual {
 		return &experiments.ValidationError{Fields: map[string]string{"experiment_id": "a manual key result takes its value from check-ins, not experiments"}}
 	}
+	o, err := s.st.objective(ctx, teamID, k.ObjectiveID)
+	if err != nil {
+		return err
+	}
 	fe := map[string]string{}
-	if err := s.checkExperiments(ctx, teamID, []uuid.UUID{experimentID}, fe); err != nil {
+	if err := s.checkExperiments(ctx, o, []uuid.UUID{experimentID}, fe); err != nil {
 		return err
 	}
 	if len(fe) > 0 {
@@ -311,18 +368,32 @@ func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID
 	})
 }
 
-// checkExperiments adds a field error for every id that is not an experiment of the team.
-func (s *Service) checkExperiments(ctx context.Context, teamID uuid.UUID, ids []uuid.UUID, fe map[string]string) error {
-	ok, err := s.exps.OfTeam(ctx, teamID, ids)
+// checkExperiments adds a field error for every id that is not an
+// experiment of the objective's teams (its owner and those it is shared with).
+func (s *Service) checkExperiments(ctx context.Context, o *Objective, ids []uuid.UUID, fe map[string]string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	teams, _, err := s.st.sharingOf(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	ok, err := s.exps.OfTeams(ctx, append([]uuid.UUID{o.TeamID}, teams...), ids)
 	if err != nil {
 		return err
 	}
 	for i, id := range ids {
 		if !ok[id] {
-			fe[fmt.Sprintf("experiment_ids[%d]", i)] = fmt.Sprintf("%s is not an experiment of this team", id)
+			fe[fmt.Sprintf("experiment_ids[%d]", i)] = fmt.Sprintf("%s is not an experiment of the objective's teams", id)
 		}
 	}
 	return nil
+}
+
+// Author is who makes a check-in: a user, or an API token (UserID nil) with a name.
+type Author struct {
+	UserID *uuid.UUID
+	Name   string
 }
 
 // CheckInInput is a check-in as posted; without a week it is for the
@@ -339,7 +410,7 @@ const maxNote = 4000
 
 // CheckIn records (or replaces) the week's check-in of a key result. A
 // milestone's value says whether it is done: 1 (done) or 0 (not yet).
-func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckInInput) (*CheckIn, error) {
+func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckInInput, by Author) (*CheckIn, error) {
 	k, err := s.st.keyResult(ctx, teamID, krID)
 	if err != nil {
 		return nil, err
@@ -392,7 +463,7 @@ func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckI
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
 	c := &CheckIn{ID: tracking.NewID(), KeyResultID: k.ID, Week: w.String(), Value: in.Value, Confidence: in.Confidence,
-		Note: strings.TrimSpace(in.Note), CreatedAt: s.now().UTC()}
+		Note: strings.TrimSpace(in.Note), CreatedAt: s.now().UTC(), UserID: by.UserID, Author: by.Name}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return s.st.with(tx).replaceCheckIn(ctx, c)
 	})

@@ -3,6 +3,7 @@ package okr
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,16 +24,26 @@ const (
 type Objective struct {
 	bun.BaseModel `bun:"table:objectives,alias:o"`
 
-	ID          uuid.UUID    `bun:"id,pk,type:uuid" json:"id"`
-	TeamID      uuid.UUID    `bun:"team_id,type:uuid" json:"-"`
-	Title       string       `bun:"title" json:"title"`
-	PeriodLabel string       `bun:"period_label" json:"period"`
-	PeriodStart string       `bun:"period_start" json:"start"`
-	PeriodEnd   string       `bun:"period_end" json:"end"`
-	Kind        string       `bun:"kind" json:"kind"`
-	CreatedAt   time.Time    `bun:"created_at" json:"created_at"`
-	ArchivedAt  *time.Time   `bun:"archived_at" json:"archived_at,omitempty"`
-	KeyResults  []*KeyResult `bun:"rel:has-many,join:id=objective_id" json:"key_results"`
+	ID          uuid.UUID  `bun:"id,pk,type:uuid" json:"id"`
+	TeamID      uuid.UUID  `bun:"team_id,type:uuid" json:"-"`
+	Title       string     `bun:"title" json:"title"`
+	PeriodLabel string     `bun:"period_label" json:"period"`
+	PeriodStart string     `bun:"period_start" json:"start"`
+	PeriodEnd   string     `bun:"period_end" json:"end"`
+	Kind        string     `bun:"kind" json:"kind"`
+	CreatedAt   time.Time  `bun:"created_at" json:"created_at"`
+	ArchivedAt  *time.Time `bun:"archived_at" json:"archived_at,omitempty"`
+
+	// Team is the slug of the team that owns the objective; SharedWith the
+	// slugs of the teams of the organisation it is shared with (each sees it
+	// in its review, with the same key results and values).
+	Team       string   `bun:"-" json:"team"`
+	SharedWith []string `bun:"-" json:"shared_with"`
+	// Owners are the people accountable for it, often one per function.
+	Owners     []Owner      `bun:"-" json:"owners"`
+	KeyResults []*KeyResult `bun:"rel:has-many,join:id=objective_id" json:"key_results"`
+
+	sharedIDs []uuid.UUID // the teams it is shared with
 }
 
 // Period is the objective's period.
@@ -76,6 +87,13 @@ type KeyResult struct {
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
 	ArchivedAt        *time.Time  `bun:"archived_at" json:"archived_at,omitempty"`
 	ExperimentIDs     []uuid.UUID `bun:"-" json:"experiment_ids"`
+
+	// Kind says whether the key result measures an outcome (a business or
+	// usage measure) or an output (a milestone, a deliverable): by the rule
+	// of KindByRule, unless it was set otherwise with a reason.
+	Kind         string `bun:"-" json:"kind"`
+	KindOverride string `bun:"kind" json:"-"`
+	KindReason   string `bun:"kind_reason" json:"kind_reason,omitempty"`
 }
 
 type krExperiment struct {
@@ -96,15 +114,30 @@ type CheckIn struct {
 	Confidence  *int      `bun:"confidence" json:"confidence"`
 	Note        string    `bun:"note" json:"note"`
 	CreatedAt   time.Time `bun:"created_at" json:"created_at"`
+	// Who checked in: a user, or an API token named in Author.
+	UserID *uuid.UUID `bun:"user_id,type:uuid" json:"user_id"`
+	Author string     `bun:"author" json:"author"`
 }
 
-// ObjectiveInput is an objective as posted: a quarter in period, or explicit start and end dates.
+// Owner is one of the people accountable for an objective.
+type Owner struct {
+	ID       uuid.UUID `json:"id"`
+	Name     string    `json:"name"`
+	Email    string    `json:"email"`
+	Function string    `json:"function"`
+}
+
+// ObjectiveInput is an objective as posted: a quarter in period, or explicit
+// start and end dates; optionally shared with other teams of the
+// organisation (by slug) and owned by members of those teams.
 type ObjectiveInput struct {
-	Title  string `json:"title"`
-	Period string `json:"period"`
-	Start  string `json:"start"`
-	End    string `json:"end"`
-	Kind   string `json:"kind"`
+	Title      string      `json:"title"`
+	Period     string      `json:"period"`
+	Start      string      `json:"start"`
+	End        string      `json:"end"`
+	Kind       string      `json:"kind"`
+	SharedWith []string    `json:"shared_with"`
+	OwnerIDs   []uuid.UUID `json:"owner_ids"`
 }
 
 // fields validates the input: the title, the period and the kind.
@@ -142,15 +175,87 @@ func (in ObjectiveInput) fields() (title string, p Period, kind string, fe map[s
 // CreateObjective stores an objective of a team.
 func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in ObjectiveInput) (*Objective, error) {
 	title, p, kind, fe := in.fields()
+	teams, owners, err := s.resolveSharing(ctx, teamID, uuid.Nil, in.SharedWith, in.OwnerIDs, fe)
+	if err != nil {
+		return nil, err
+	}
 	if len(fe) > 0 {
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
 	o := &Objective{ID: tracking.NewID(), TeamID: teamID, Title: title, PeriodLabel: p.Label, PeriodStart: p.Start.Format(time.DateOnly),
 		PeriodEnd: p.End.Format(time.DateOnly), Kind: kind, CreatedAt: s.now().UTC(), KeyResults: []*KeyResult{}}
-	if err := s.st.insertObjective(ctx, o); err != nil {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		st := s.st.with(tx)
+		if err := st.insertObjective(ctx, o); err != nil {
+			return err
+		}
+		return st.setSharing(ctx, o.ID, teams, owners)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("okr: create objective: %w", err)
 	}
-	return o, nil
+	return s.Objective(ctx, teamID, o.ID)
+}
+
+// resolveSharing checks the teams an objective is shared with (slugs of
+// other teams of the owner team's organisation) and its owners (members of
+// the owner team or of those teams); nil input gives nil (leave as it is).
+func (s *Service) resolveSharing(ctx context.Context, ownerTeam, objectiveID uuid.UUID, shared []string, ownerIDs []uuid.UUID, fe map[string]string) (teams, owners []uuid.UUID, err error) {
+	if shared == nil && ownerIDs == nil {
+		return nil, nil, nil
+	}
+	team, err := s.exps.Team(ctx, ownerTeam)
+	if err != nil {
+		return nil, nil, err
+	}
+	orgTeams, err := s.exps.OrgTeams(ctx, team.OrgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	bySlug := map[string]uuid.UUID{}
+	for _, t := range orgTeams {
+		bySlug[t.Slug] = t.ID
+	}
+	if shared != nil {
+		teams = []uuid.UUID{}
+		for i, slug := range shared {
+			id, ok := bySlug[slug]
+			switch {
+			case !ok:
+				fe[fmt.Sprintf("shared_with[%d]", i)] = fmt.Sprintf("%q is not a team of the organisation", slug)
+			case id == ownerTeam:
+				fe[fmt.Sprintf("shared_with[%d]", i)] = "is the team that owns the objective"
+			case !slices.Contains(teams, id):
+				teams = append(teams, id)
+			}
+		}
+	}
+	if ownerIDs != nil {
+		candidates := append([]uuid.UUID{ownerTeam}, teams...)
+		if shared == nil && objectiveID != uuid.Nil { // owners change, sharing stays: members of those teams count too
+			cur, _, err := s.st.sharingOf(ctx, objectiveID)
+			if err != nil {
+				return nil, nil, err
+			}
+			candidates = append(candidates, cur...)
+		}
+		owners = []uuid.UUID{}
+		for i, uid := range ownerIDs {
+			found := false
+			for _, t := range candidates {
+				if _, err := s.exps.Member(ctx, t, uid); err == nil {
+					found = true
+					break
+				}
+			}
+			if !found {
+				fe[fmt.Sprintf("owner_ids[%d]", i)] = "is not a member of the teams of the objective"
+			} else if !slices.Contains(owners, uid) {
+				owners = append(owners, uid)
+			}
+		}
+	}
+	return teams, owners, nil
 }
 
 // Objective reads one objective of the team with its key results (archived
@@ -169,11 +274,13 @@ func (s *Service) Objective(ctx context.Context, teamID, id uuid.UUID) (*Objecti
 // ObjectivePatch changes an objective: each field given replaces the stored
 // one; a new period is a quarter (Period) or dates (Start and End).
 type ObjectivePatch struct {
-	Title  *string `json:"title"`
-	Period *string `json:"period"`
-	Start  *string `json:"start"`
-	End    *string `json:"end"`
-	Kind   *string `json:"kind"`
+	Title      *string     `json:"title"`
+	Period     *string     `json:"period"`
+	Start      *string     `json:"start"`
+	End        *string     `json:"end"`
+	Kind       *string     `json:"kind"`
+	SharedWith []string    `json:"shared_with"` // replaces the teams it is shared with
+	OwnerIDs   []uuid.UUID `json:"owner_ids"`   // replaces its owners
 }
 
 // UpdateObjective changes an objective of the team. Check-ins outside a new
@@ -208,12 +315,23 @@ func (s *Service) UpdateObjective(ctx context.Context, teamID, id uuid.UUID, p O
 		}
 	}
 	title, per, kind, fe := in.fields()
+	teams, owners, err := s.resolveSharing(ctx, o.TeamID, o.ID, p.SharedWith, p.OwnerIDs, fe)
+	if err != nil {
+		return nil, err
+	}
 	if len(fe) > 0 {
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
 	o.Title, o.Kind, o.PeriodLabel = title, kind, per.Label
 	o.PeriodStart, o.PeriodEnd = per.Start.Format(time.DateOnly), per.End.Format(time.DateOnly)
-	if err := s.st.updateObjective(ctx, o); err != nil {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		st := s.st.with(tx)
+		if err := st.updateObjective(ctx, o); err != nil {
+			return err
+		}
+		return st.setSharing(ctx, o.ID, teams, owners)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("okr: change objective: %w", err)
 	}
 	return s.Objective(ctx, teamID, id)
@@ -257,10 +375,52 @@ func (s *Service) objectives(ctx context.Context, teamID uuid.UUID, id *uuid.UUI
 			if k.ExperimentIDs == nil {
 				k.ExperimentIDs = []uuid.UUID{}
 			}
+			k.fillKind()
 		}
+	}
+	if err := s.fillSharing(ctx, out); err != nil {
+		return nil, err
 	}
 	if out == nil {
 		out = []*Objective{}
 	}
 	return out, nil
+}
+
+// fillSharing sets the owner team, the teams shared with and the owners of objectives.
+func (s *Service) fillSharing(ctx context.Context, objs []*Objective) error {
+	ids := make([]uuid.UUID, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	teams, owners, err := s.st.sharing(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("okr: sharing: %w", err)
+	}
+	slugs := map[uuid.UUID]string{}
+	slug := func(id uuid.UUID) string {
+		if v, ok := slugs[id]; ok {
+			return v
+		}
+		t, err := s.exps.Team(ctx, id)
+		if err == nil {
+			slugs[id] = t.Slug
+		}
+		return slugs[id]
+	}
+	for _, o := range objs {
+		o.Team, o.SharedWith, o.Owners, o.sharedIDs = slug(o.TeamID), []string{}, []Owner{}, teams[o.ID]
+		for _, t := range teams[o.ID] {
+			o.SharedWith = append(o.SharedWith, slug(t))
+		}
+		for _, uid := range owners[o.ID] {
+			for _, t := range append([]uuid.UUID{o.TeamID}, teams[o.ID]...) {
+				if m, err := s.exps.Member(ctx, t, uid); err == nil {
+					o.Owners = append(o.Owners, Owner{ID: uid, Name: m.Name, Email: m.Email, Function: m.Function})
+					break
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -64,6 +64,11 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	if a.metrics == nil {
 		a.metrics = newMetrics()
 	}
+	if !a.cfg.db.postgres || a.cfg.Secret == "" || a.cfg.smtp == nil { // the data folder is in use
+		if err := privateDir(a.cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	st, err := openStore(ctx, a.cfg.db)
 	if err != nil {
 		return err
@@ -93,11 +98,11 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
 	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now})
-	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret}, a.now); err != nil {
+	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret, Previous: a.cfg.previousSecrets()}, a.now); err != nil {
 		return fail(err)
 	}
 	a.rec = tracking.NewRecorder(st.db, a.exps, 512, tracking.Rules{Window: a.cfg.BotWindow})
-	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
+	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret, a.cfg.previousSecrets()...), a.cfg.BaseURL, a.rec, a.now)
 	if !workers {
 		return nil
 	}

@@ -53,15 +53,22 @@ var commands = []command{
 			return st.migrateStatus(ctx, x.stdout)
 		}
 	}},
-	{name: "team create", args: "SLUG [--name NAME]", summary: "create a team", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
+	{name: "org create", args: "SLUG [--name NAME]", summary: "create an organisation (teams join the default one unless told)", nargs: [2]int{1, 1},
+		flags: orgCreateCmd},
+	{name: "org list", summary: "list the organisations", flags: orgListCmd},
+	{name: "org show", args: "[SLUG]", summary: "an organisation's teams and people", nargs: [2]int{0, 1}, flags: orgShowCmd},
+	{name: "org admin add", args: "EMAIL [--org SLUG] [--name NAME]", summary: "make a person an admin of an organisation (sees every team's aggregates)",
+		nargs: [2]int{1, 1}, flags: orgAdminAddCmd},
+	{name: "team create", args: "SLUG [--name NAME] [--org SLUG]", summary: "create a team", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
 		name := fs.String("name", "", "display name of the team (default: the slug)")
+		org := fs.String("org", "", "organisation slug (default: the default organisation)")
 		return func(ctx context.Context, x *cli, args []string) error {
 			a, err := x.openApp(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			t, err := a.exps.CreateTeam(ctx, args[0], *name)
+			t, err := a.exps.CreateTeamInOrg(ctx, *org, args[0], *name)
 			if err != nil {
 				return err
 			}
@@ -69,15 +76,16 @@ var commands = []command{
 			return nil
 		}
 	}},
-	{name: "token create", args: "--team SLUG [--role viewer|editor|admin] [--name NAME] [--expires 90d]",
-		summary: "create an API token; prints only the token", flags: func(fs *flag.FlagSet) runFunc {
-			team := fs.String("team", "", "team slug (required)")
-			role := fs.String("role", "editor", "viewer, editor or admin")
+	{name: "token create", args: "--team SLUG [--role viewer|editor|admin] [--name NAME] [--expires 90d] | --org SLUG",
+		summary: "create an API token (a team's, or an organisation's for its reports); prints only the token", flags: func(fs *flag.FlagSet) runFunc {
+			team := fs.String("team", "", "team slug (this or --org is required)")
+			org := fs.String("org", "", "organisation slug: a token that reads the organisation's reports, not its teams")
+			role := fs.String("role", "editor", "viewer, editor or admin (team tokens)")
 			name := fs.String("name", "", "what the token is for, shown by token list")
 			expires := fs.String("expires", "", "lifetime such as 90d or 720h (default: no expiry)")
 			return func(ctx context.Context, x *cli, _ []string) error {
-				if *team == "" {
-					return usageError{"--team is required"}
+				if (*team == "") == (*org == "") {
+					return usageError{"give --team or --org (one of them)"}
 				}
 				r, err := experiments.ParseRole(*role)
 				if err != nil {
@@ -92,6 +100,14 @@ var commands = []command{
 					return err
 				}
 				defer a.close()
+				if *org != "" {
+					tok, err := a.exps.CreateOrgToken(ctx, *org, *name, life)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(x.stdout, tok)
+					return nil
+				}
 				tok, _, err := a.exps.CreateToken(ctx, *team, experiments.TokenInput{Role: r, Name: *name, Expires: life})
 				if err != nil {
 					return err
@@ -154,12 +170,13 @@ var commands = []command{
 			return nil
 		}
 	}},
-	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--password-stdin]",
+	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--function F] [--password-stdin]",
 		summary: "add a person to a team (a member gets the allocation survey and the Monday digest)", nargs: [2]int{1, 1},
 		flags: func(fs *flag.FlagSet) runFunc {
 			team := fs.String("team", "", "team slug (required)")
 			name := fs.String("name", "", "display name")
 			role := fs.String("role", "viewer", "viewer, editor or admin")
+			function := fs.String("function", "", "what the person does in the team: product, engineering, design, … (the organisation's week groups by it)")
 			pwStdin := fs.Bool("password-stdin", false, "read a password for signing in from the first line of standard input")
 			return func(ctx context.Context, x *cli, args []string) error {
 				if *team == "" {
@@ -169,7 +186,7 @@ var commands = []command{
 				if err != nil {
 					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
 				}
-				in := experiments.MemberInput{Email: args[0], Name: *name, Role: r}
+				in := experiments.MemberInput{Email: args[0], Name: *name, Role: r, Function: *function}
 				if *pwStdin {
 					line, err := bufio.NewReader(x.stdin).ReadString('\n')
 					if err != nil && !errors.Is(err, io.EOF) {
@@ -203,6 +220,8 @@ var commands = []command{
 		}},
 	{name: "report week", args: "--team SLUG [--week 2026-W48] [--format table|json|csv]", summary: "the weekly review of a team",
 		flags: reportWeekCmd},
+	{name: "report org", args: "[--org SLUG] [--week 2026-W48] [--format table|json|csv]", summary: "the organisation's week: each team's time and the shared objectives",
+		flags: reportOrgCmd},
 	{name: "demo", args: "[--contacts N]", summary: "load a sample team with weeks of history (objectives, experiments, clicks, answers) and print how to sign in",
 		flags: func(fs *flag.FlagSet) runFunc {
 			n := fs.Int("contacts", 1200, "size of the sample audience (100 to 100000)")

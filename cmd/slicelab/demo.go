@@ -275,11 +275,11 @@ func (d *demoLoader) load() error {
 		}
 		conf := 5 + (6-wk)/2
 		note := []string{"baseline measured", "first fixes landed", "tour shortened", "checklist in beta", "checklist for everyone", "templates added", "on the way"}[6-wk]
-		if _, err := a.okr.CheckIn(ctx, team.ID, ttv.ID, okr.CheckInInput{Week: week.String(), Value: f(30 - 2.6*float64(6-wk)), Confidence: &conf, Note: note}); err != nil {
+		if _, err := a.okr.CheckIn(ctx, team.ID, ttv.ID, okr.CheckInInput{Week: week.String(), Value: f(30 - 2.6*float64(6-wk)), Confidence: &conf, Note: note}, demoAuthor(members[0])); err != nil {
 			return err
 		}
 		if wk >= 1 {
-			if _, err := a.okr.CheckIn(ctx, team.ID, tickets.ID, okr.CheckInInput{Week: week.String(), Value: f(float64(18 - (6-wk)*2 + d.rnd.IntN(3)))}); err != nil {
+			if _, err := a.okr.CheckIn(ctx, team.ID, tickets.ID, okr.CheckInInput{Week: week.String(), Value: f(float64(18 - (6-wk)*2 + d.rnd.IntN(3)))}, demoAuthor(members[1])); err != nil {
 				return err
 			}
 		}
@@ -287,7 +287,7 @@ func (d *demoLoader) load() error {
 		if wk <= 1 {
 			done = 1
 		}
-		if _, err := a.okr.CheckIn(ctx, team.ID, ship.ID, okr.CheckInInput{Week: week.String(), Value: &done}); err != nil {
+		if _, err := a.okr.CheckIn(ctx, team.ID, ship.ID, okr.CheckInInput{Week: week.String(), Value: &done}, demoAuthor(members[2])); err != nil {
 			return err
 		}
 		var events []okr.EventInput
@@ -400,4 +400,10 @@ func (d *demoLoader) run(in experiments.CreateInput, arms []demoArm, launch time
 		}
 	}
 	return nil
+}
+
+// demoAuthor is a member as the author of a check-in.
+func demoAuthor(m experiments.Member) okr.Author {
+	id := m.ID
+	return okr.Author{UserID: &id, Name: m.DisplayName()}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -410,4 +411,73 @@ func TestAPITokens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSecretsAndFiles: every source of the secret needs 32 characters; the
+// data folder, the database and the secret are private; links signed with a
+// previous secret keep working until the configured end.
+func TestSecretsAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{"SLICELAB_DATA_DIR": dir, "SLICELAB_HTTP_ADDR": "127.0.0.1:0", "SLICELAB_LOG_LEVEL": "error"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	runWith := func(getenv func(string) string, args ...string) (string, int) {
+		var out, errb strings.Builder
+		code := run(t.Context(), args, getenv, strings.NewReader(""), &out, &errb)
+		return errb.String(), code
+	}
+	if errs, code := runWith(env("SLICELAB_SECRET", "short"), "team", "create", "x"); code != 2 || !strings.Contains(errs, "SLICELAB_SECRET") {
+		t.Errorf("short SLICELAB_SECRET: %d %s", code, errs)
+	}
+	for _, content := range []string{"", "abc\n"} {
+		writeFile(t, dir+"/secret", content)
+		if errs, code := runWith(env(), "team", "create", "x"); code == 0 || !strings.Contains(errs, "needs at least 32") {
+			t.Errorf("a secret file of %q: %d %s", content, code, errs)
+		}
+	}
+	if err := os.Remove(dir + "/secret"); err != nil {
+		t.Fatal(err)
+	}
+	if errs, code := runWith(env(), "team", "create", "x"); code != 0 {
+		t.Fatalf("team create: %d %s", code, errs)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, dir + "/secret": 0o600, dir + "/slicelab.db": 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want mode %v", path, fi.Mode().Perm(), err, want)
+		}
+	}
+	if errs, code := runWith(env("SLICELAB_PREVIOUS_SECRETS", strings.Repeat("p", 32)), "team", "create", "y"); code != 2 || !strings.Contains(errs, "SLICELAB_PREVIOUS_SECRETS_UNTIL") {
+		t.Errorf("previous secrets without an end: %d %s", code, errs)
+	}
+
+	// Rotation: a link minted under the old secret still redirects while
+	// the old secret is listed, and not once its time is over.
+	oldSecret := "old-secret-0123456789abcdef0123456789"
+	e := startEnv(t, dbFile(t), func(v map[string]string) { v["SLICELAB_SECRET"] = oldSecret })
+	tok := e.teamToken("growth", "editor")
+	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(4, "growth.test"), nil)
+	exp := e.createAndLaunch(tok, "growth", experimentBody("Rotate", 0))
+	e.waitDone(tok, exp.ID, 30*time.Second)
+	link := trackedRE.FindString(parse(t, e.smtp.messages()[0]).html)
+	db := e.vars["SLICELAB_DATABASE_URL"]
+	e.stop()
+	for _, c := range []struct {
+		until string
+		want  int
+	}{{time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), 302}, {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), 404}} {
+		e2 := startEnv(t, db, func(v map[string]string) {
+			v["SLICELAB_SECRET"] = "new-secret-0123456789abcdef0123456789"
+			v["SLICELAB_PREVIOUS_SECRETS"] = oldSecret
+			v["SLICELAB_PREVIOUS_SECRETS_UNTIL"] = c.until
+		})
+		path := link[strings.Index(link, "/c/"):]
+		if resp := click(t, "GET", e2.base+path, browserUA); resp.StatusCode != c.want {
+			t.Errorf("old link with the old secret listed until %s: %d, want %d", c.until, resp.StatusCode, c.want)
+		}
+		e2.stop()
+	}
 }

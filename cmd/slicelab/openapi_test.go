@@ -72,7 +72,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		e.api("GET", "/api/v1/teams/growth", admin, nil, nil)
 		e.api("PATCH", "/api/v1/teams/growth", admin, map[string]string{"time_zone": "Europe/Berlin", "mail_from": "Growth <growth@example.com>"}, nil)
 		e.api("PATCH", "/api/v1/teams/growth", viewer, map[string]string{"time_zone": "UTC"}, nil) // 403
-		e.api("POST", "/api/v1/teams/growth/members", admin, map[string]string{"email": "ada@growth.test", "name": "Ada", "role": "editor"}, nil)
+		e.api("POST", "/api/v1/teams/growth/members", admin, map[string]string{"email": "ada@growth.test", "name": "Ada", "role": "editor", "function": "engineering"}, nil)
 		var members struct {
 			Members []struct{ ID string }
 		}
@@ -141,6 +141,13 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 		e.api("GET", "/api/v1/teams/growth/tokens", admin, nil, &toks)
 		e.api("DELETE", "/api/v1/teams/growth/tokens/"+toks.Tokens[0].ID, admin, nil, nil) // the viewer's, the newest
+		orgOut, _, _ := e.cli("token", "create", "--org", "default")
+		orgTok := strings.TrimSpace(orgOut)
+		e.api("GET", "/api/v1/org", orgTok, nil, nil)
+		e.api("GET", "/api/v1/org/members", orgTok, nil, nil)
+		e.api("GET", "/api/v1/org/reports/weekly?week=2026-W45", orgTok, nil, nil)
+		e.api("GET", "/api/v1/org/reports/weekly?week=2026-W45&format=csv", orgTok, nil, nil)
+		e.api("GET", "/api/v1/org/reports/weekly", admin, nil, nil) // 403: a team's token
 		e.api("DELETE", "/api/v1/key-results/"+manual.ID, admin, nil, nil)
 		e.api("DELETE", "/api/v1/objectives/"+obj.ID, admin, nil, nil)
 

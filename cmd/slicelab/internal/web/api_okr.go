@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"slicelab/experiments"
@@ -96,7 +96,7 @@ func (s *server) checkIn(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in)
+	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in, author(principal(c)))
 	if err != nil {
 		return err
 	}
@@ -160,22 +160,7 @@ func (s *server) weeklyReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	format := c.QueryParam("format")
-	if format == "" && strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/csv") {
-		format = "csv"
-	}
-	switch format {
-	case "", "json":
-		return c.JSON(http.StatusOK, r)
-	case "csv":
-		var b bytes.Buffer
-		if err := r.WriteCSV(&b); err != nil {
-			return err
-		}
-		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="review-`+team.Slug+"-"+r.Week+`.csv"`)
-		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", b.Bytes())
-	}
-	return &experiments.ValidationError{Fields: map[string]string{"format": "must be json or csv"}}
+	return answerReport(c, r, func(b *bytes.Buffer) error { return r.WriteCSV(b) }, "review-"+team.Slug+"-"+r.Week)
 }
 
 // reportWeek is ?week=YYYY-Www, or the current week in the team's time zone.
@@ -234,7 +219,8 @@ func (s *server) addMember(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	m, err := s.Experiments.AddMember(c.Request().Context(), team.ID, experiments.MemberInput{Email: in.Email, Name: in.Name, Role: experiments.Role(in.Role)})
+	m, err := s.Experiments.AddMember(c.Request().Context(), team.ID, experiments.MemberInput{Email: in.Email, Name: in.Name,
+		Role: experiments.Role(in.Role), Function: in.Function})
 	if err != nil {
 		return err
 	}
@@ -366,4 +352,14 @@ func (s *server) revokeToken(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, k)
+}
+
+// author is who a principal is, for what it records.
+func author(p experiments.Principal) okr.Author {
+	a := okr.Author{Name: p.Author}
+	if p.User != uuid.Nil {
+		u := p.User
+		a.UserID = &u
+	}
+	return a
 }

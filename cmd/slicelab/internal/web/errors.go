@@ -72,6 +72,9 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if ok, tooLarge := bodyTooLarge(c); ok {
+		err = tooLarge
+	}
 	status, body := httpError(err)
 	if status >= 500 {
 		s.Log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)

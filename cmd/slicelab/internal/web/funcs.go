@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,19 @@ var pageFuncs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
 	"add": func(a, b int) int { return a + b },
+	// dot is the class that colours a variant's dot (app.css), by its
+	// chart colour: pages carry no inline styles (the CSP allows none).
+	"dot": func(color string) string { return "dot-" + strings.ToLower(strings.TrimPrefix(color, "#")) },
+	// progressbar draws a KR's score (0–1) against its expected progress
+	// as a small SVG bar with a marker.
+	"progressbar": func(score, expected float64) template.HTML {
+		x := func(v float64) string {
+			return strconv.FormatFloat(math.Round(math.Max(0, math.Min(1, v))*1000)/10, 'f', -1, 64)
+		}
+		return template.HTML(`<svg class="kr-bar" viewBox="0 0 100 10" preserveAspectRatio="none" width="96" height="10" role="img" aria-label="score ` +
+			chart.Percent.Format(score) + `, expected ` + chart.Percent.Format(expected) + `"><rect width="100" height="10" rx="2" fill="#e8e8e8"/>` +
+			`<rect width="` + x(score) + `" height="10" rx="2" fill="#0072B2"/><rect x="` + x(expected) + `" y="0" width="1.5" height="10" fill="#000"/></svg>`) // #nosec G203 -- numbers only
+	},
 	// numraw writes a number as a form field holds it ("" for none).
 	"numraw": func(p *float64) string {
 		if p == nil {

@@ -87,9 +87,10 @@ type (
 		ExperimentID uuid.UUID `json:"experiment_id"`
 	}
 	memberRequest struct {
-		Email string `json:"email"`
-		Name  string `json:"name"`
-		Role  string `json:"role"` // viewer (default), editor or admin
+		Email    string `json:"email"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`     // viewer (default), editor or admin
+		Function string `json:"function"` // product, engineering, design, …
 	}
 )
 
@@ -158,6 +159,11 @@ var apiOperations = []operation{
 	{method: "GET", path: "/teams/:team/allocation-categories", summary: "The team's allocation categories", role: experiments.RoleViewer, status: 200, resp: categoryList{}},
 	{method: "POST", path: "/teams/:team/allocation-categories", summary: "Add a category", role: experiments.RoleAdmin, body: okr.CategoryInput{}, status: 201, resp: okr.Category{}},
 	{method: "PATCH", path: "/teams/:team/allocation-categories/:id", summary: "Change a category (null removes its target)", role: experiments.RoleAdmin, body: okr.CategoryPatch{}, status: 200, resp: okr.Category{}},
+	{method: "GET", path: "/org", summary: "The organisation and its teams (an organisation token)", role: "org", status: 200, resp: OrgInfo{}},
+	{method: "GET", path: "/org/members", summary: "The organisation's people: their teams, roles and functions", role: "org", status: 200, resp: orgMemberList{}},
+	{method: "GET", path: "/org/reports/weekly", summary: "The organisation's week: every team's allocation, the weighted mix, flags and shared objectives (CSV with format=csv)",
+		role: "org", query: []queryParam{{"week", "ISO week such as 2026-W48 (default this week, UTC)"}, {"format", "json (default) or csv"}},
+		status: 200, resp: okr.OrgWeek{}, csvResp: true},
 	{method: "PUT", path: "/teams/:team/allocation-targets", summary: "Set the target mix: shares of the elective time by category, adding up to 1", role: experiments.RoleAdmin,
 		body: map[string]float64{}, status: 200, resp: categoryList{}},
 }
@@ -250,6 +256,9 @@ func OpenAPI() (*openapi3.T, error) {
 		if op.role != "" {
 			o.Security = &openapi3.SecurityRequirements{openapi3.NewSecurityRequirement().Authenticate("bearer")}
 			o.Description = fmt.Sprintf("Needs a token with the %s role or more.", op.role)
+			if op.role == "org" {
+				o.Description = "Needs an organisation token (slicelab token create --org SLUG)."
+			}
 		}
 		for _, m := range paramRE.FindAllStringSubmatch(op.path, -1) {
 			p := openapi3.NewPathParameter(m[1]).WithDescription(paramDocs[m[1]]).WithSchema(openapi3.NewStringSchema())

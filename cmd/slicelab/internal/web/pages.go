@@ -72,7 +72,7 @@ func (s *server) session(next echo.HandlerFunc) echo.HandlerFunc {
 				m = t
 			}
 		}
-		c.Set(principalKey, experiments.Principal{Team: m.Team, Role: m.Role, User: u.ID})
+		c.Set(principalKey, experiments.Principal{Team: m.Team, Role: m.Role, User: u.ID, Author: u.DisplayName()})
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 		c.Response().Header().Set(echo.HeaderXFrameOptions, "SAMEORIGIN")
 		return next(c)

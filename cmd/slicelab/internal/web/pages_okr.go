@@ -207,7 +207,7 @@ func (s *server) checkInForm(c echo.Context) error {
 	if len(fe) > 0 {
 		return s.refused(c, form, &experiments.ValidationError{Fields: fe})
 	}
-	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in)
+	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in, author(principal(c)))
 	if err != nil {
 		return s.refused(c, form, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"slicelab/experiments"
 )
@@ -13,7 +12,7 @@ import (
 // three groups. A test fails when a route is registered anywhere else.
 func (s *server) routes(e *echo.Echo) {
 	editor, admin := need(experiments.RoleEditor), need(experiments.RoleAdmin)
-	small := middleware.BodyLimit("64K")
+	small := bodyLimit(64 << 10)
 
 	// Public (product.md §11): the links in emails, health checks. No
 	// session, no token; errors are HTML pages.
@@ -23,10 +22,10 @@ func (s *server) routes(e *echo.Echo) {
 	public.GET("/metrics", s.metrics)
 	public.GET("/api/v1/openapi.json", s.openAPI) // documentation, no data: readable without a token
 	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
-	public.GET("/u/:token", s.unsubscribePage, middleware.BodyLimit("16K"))
-	public.POST("/u/:token", s.unsubscribe, middleware.BodyLimit("16K"))
+	public.GET("/u/:token", s.unsubscribePage, bodyLimit(16<<10))
+	public.POST("/u/:token", s.unsubscribe, bodyLimit(16<<10))
 	public.GET("/survey/:token", s.surveyPage)
-	public.POST("/survey/:token", s.surveySubmit, middleware.BodyLimit("16K"))
+	public.POST("/survey/:token", s.surveySubmit, bodyLimit(16<<10))
 	public.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(staticFS))), staticCache)
 
 	// Signing in and out, and the first admin's set-up link: public (there is
@@ -49,13 +48,13 @@ func (s *server) routes(e *echo.Echo) {
 	api.GET("/teams/:team/tokens", s.listTokens, admin)
 	api.DELETE("/teams/:team/tokens/:id", s.revokeToken, admin)
 
-	api.POST("/teams/:team/contacts", s.importContacts, editor, middleware.BodyLimit("256M"))
+	api.POST("/teams/:team/contacts", s.importContacts, editor, bodyLimit(256<<20))
 	api.GET("/teams/:team/contacts", s.listContacts)
 
-	api.POST("/teams/:team/experiments", s.createExperiment, editor, middleware.BodyLimit("2M"))
+	api.POST("/teams/:team/experiments", s.createExperiment, editor, bodyLimit(2<<20))
 	api.GET("/teams/:team/experiments", s.listExperiments)
 	api.GET("/experiments/:id", s.getExperiment)
-	api.PATCH("/experiments/:id", s.updateExperiment, editor, middleware.BodyLimit("2M"))
+	api.PATCH("/experiments/:id", s.updateExperiment, editor, bodyLimit(2<<20))
 	api.DELETE("/experiments/:id", s.deleteExperiment, editor)
 	api.POST("/experiments/:id/launch", s.launchExperiment, editor, small)
 	api.POST("/experiments/:id/pause", s.pauseExperiment, editor, small)
@@ -76,7 +75,7 @@ func (s *server) routes(e *echo.Echo) {
 	api.DELETE("/key-results/:id", s.archiveKeyResult, editor)
 	api.POST("/key-results/:id/check-ins", s.checkIn, editor, small)
 	api.POST("/key-results/:id/experiments", s.linkExperiment, editor, small)
-	api.POST("/teams/:team/events", s.ingestEvents, editor, middleware.BodyLimit("8M"))
+	api.POST("/teams/:team/events", s.ingestEvents, editor, bodyLimit(8<<20))
 	api.GET("/teams/:team/reports/weekly", s.weeklyReport)
 
 	api.POST("/teams/:team/allocations", s.postAllocation, editor, small)
@@ -86,6 +85,11 @@ func (s *server) routes(e *echo.Echo) {
 	api.PATCH("/teams/:team/allocation-categories/:id", s.updateCategory, admin, small)
 	api.PUT("/teams/:team/allocation-targets", s.putTargets, admin, small)
 
+	// The organisation's routes: an organisation's token (aggregates of every team).
+	api.GET("/org", s.getOrg, needOrg)
+	api.GET("/org/members", s.orgMembers, needOrg)
+	api.GET("/org/reports/weekly", s.orgReport, needOrg)
+
 	// Pages: a session cookie (s.session sets the member's principal, so
 	// need() checks roles exactly as in the API) and a CSRF token on every
 	// form. Errors are HTML pages.
@@ -94,16 +98,16 @@ func (s *server) routes(e *echo.Echo) {
 	pages.POST("/team/switch", s.switchTeam, small)
 
 	pages.GET("/contacts", s.contactsPage)
-	pages.POST("/contacts", s.contactsUpload, editor, middleware.BodyLimit("64M"))
+	pages.POST("/contacts", s.contactsUpload, editor, bodyLimit(64<<20))
 
 	pages.GET("/experiments", s.experimentsPage)
 	pages.GET("/experiments/new", s.newExperimentPage, editor)
-	pages.POST("/experiments", s.createExperimentForm, editor, middleware.BodyLimit("2M"))
+	pages.POST("/experiments", s.createExperimentForm, editor, bodyLimit(2<<20))
 	pages.GET("/experiments/:id", s.experimentPage)
 	pages.GET("/experiments/:id/progress", s.progressFragment)
 	pages.GET("/experiments/:id/preview", s.previewFrame)
 	pages.GET("/experiments/:id/edit", s.editExperimentPage, editor)
-	pages.POST("/experiments/:id", s.updateExperimentForm, editor, middleware.BodyLimit("2M"))
+	pages.POST("/experiments/:id", s.updateExperimentForm, editor, bodyLimit(2<<20))
 	pages.POST("/experiments/:id/delete", s.deleteExperimentForm, editor, small)
 	pages.GET("/experiments/:id/launch", s.launchPage, editor)
 	pages.POST("/experiments/:id/launch", s.launchForm, editor, small)

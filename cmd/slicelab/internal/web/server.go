@@ -84,6 +84,8 @@ func New(d Deps) (http.Handler, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
+	e.Use(limitBodies)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, HandleError: true,
 		Skipper: func(c echo.Context) bool { // clicks are the hot path and are in the ledger already
