@@ -373,7 +373,9 @@ func browserFlows(t *testing.T, e *env, b *br) {
 	if !strings.HasPrefix(href, e.base+"/c/") {
 		t.Fatalf("the message's link %q is not a tracked link of %s", href, e.base)
 	}
-	_ = chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("a.tracked-link"))) // goes on to example.com, which this machine cannot reach
+	// The link's own click (not a mouse event at coordinates that a resize
+	// may have moved); it goes on to example.com, which this machine cannot reach.
+	_ = chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('a.tracked-link').click()`))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r, err := e.app.exps.Results(ctx, team.ID, expID)
