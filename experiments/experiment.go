@@ -332,15 +332,6 @@ func (in *CreateInput) validateViability(fe fieldErrors) {
 	}
 }
 
-func hasField(fe fieldErrors, suffix string) bool {
-	for k := range fe {
-		if strings.HasSuffix(k, suffix) {
-			return true
-		}
-	}
-	return false
-}
-
 // Create stores a new draft experiment.
 func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) (*Experiment, error) {
 	variants, err := in.validate(s.cfg)

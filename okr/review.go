@@ -76,6 +76,9 @@ type KRReview struct {
 type TrendPoint struct {
 	Week  string   `json:"week"`
 	Value *float64 `json:"value"`
+	// Expected is the value a metric KR would have that week if it moved
+	// linearly from start to target over its period (nil for other types).
+	Expected *float64 `json:"expected,omitempty"`
 }
 
 // Contribution is an experiment's share of a clicks KR's value: each
@@ -257,8 +260,13 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		kr.Confidence, kr.Note = cs[0].Confidence, cs[0].Note
 	}
 	kr.Value = series[week]
-	for _, w := range weeks[max(0, len(weeks)-trendWeeks):] {
-		kr.Trend = append(kr.Trend, TrendPoint{Week: w.String(), Value: series[w]})
+	for i := max(0, len(weeks)-trendWeeks); i < len(weeks); i++ {
+		tp := TrendPoint{Week: weeks[i].String(), Value: series[weeks[i]]}
+		if k.Type == TypeMetric && k.Start != nil && k.Target != nil {
+			x := *k.Start + (*k.Target-*k.Start)*ExpectedProgress(i+1, total)
+			tp.Expected = &x
+		}
+		kr.Trend = append(kr.Trend, tp)
 	}
 	// The latest value up to this week drives progress; a missing week makes the KR stale.
 	var latest *float64

@@ -77,8 +77,18 @@ func Email(name string) (*htmltemplate.Template, *texttemplate.Template, error) 
 	return h, t, nil
 }
 
-// Web parses the web pages, one template set per page, each with the layout.
-func Web() (map[string]*htmltemplate.Template, error) {
+// Web parses the web pages, one template set per page: the public pages of
+// web/*.html with web/layout.html, and the signed-in pages of web/app/*.html
+// with web/app/layout.html and the partials of web/app/partials.html.
+// funcs are added to Funcs.
+func Web(funcs htmltemplate.FuncMap) (map[string]*htmltemplate.Template, error) {
+	all := htmltemplate.FuncMap{}
+	for k, v := range Funcs {
+		all[k] = v
+	}
+	for k, v := range funcs {
+		all[k] = v
+	}
 	pages := map[string]*htmltemplate.Template{}
 	files, err := fs.Glob(FS, "web/*.html")
 	if err != nil {
@@ -89,7 +99,25 @@ func Web() (map[string]*htmltemplate.Template, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := htmltemplate.New(name).Funcs(Funcs).ParseFS(FS, "web/layout.html", f)
+		t, err := htmltemplate.New(name).Funcs(all).ParseFS(FS, "web/layout.html", f)
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	app, err := fs.Glob(FS, "web/app/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range app {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		if _, dup := pages[name]; dup {
+			return nil, fmt.Errorf("templates: web/app/%s.html has the name of a public page", name)
+		}
+		t, err := htmltemplate.New(name).Funcs(all).ParseFS(FS, "web/app/layout.html", "web/app/partials.html", f)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -180,9 +182,18 @@ func (a *app) close() {
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	var h http.Handler
 	if ln != nil {
-		var err error
+		setup, err := a.setupToken(ctx)
+		if err != nil {
+			a.close()
+			return err
+		}
+		outbox := ""
+		if a.cfg.smtp == nil {
+			outbox = a.cfg.OutboxDir
+		}
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
-			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now})
+			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now,
+			BaseURL: a.cfg.BaseURL, OutboxDir: outbox, Jobs: a.jobs, SendRate: a.cfg.SendRate, SetupToken: setup})
 		if err != nil {
 			a.close()
 			return err
@@ -236,6 +247,24 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// setupToken returns a one-time token for the first admin's set-up link,
+// and logs the link, when nobody can sign in yet; "" otherwise.
+func (a *app) setupToken(ctx context.Context) (string, error) {
+	ok, err := a.exps.CanAnyoneSignIn(ctx)
+	if err != nil || ok {
+		return "", err
+	}
+	var raw [18]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	a.log.Warn("nobody can sign in yet: open this one-time link to create the first team and admin "+
+		"(or run `slicelab demo` for a sample team, or `slicelab user create EMAIL --team SLUG --role admin --password-stdin`)",
+		"link", a.cfg.BaseURL+"/setup/"+tok)
+	return tok, nil
 }
 
 func (a *app) dbLabel() string {

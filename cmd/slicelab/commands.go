@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"slicelab/experiments"
+	"slicelab/okr"
+	"slicelab/tracking"
 )
 
 // commands is the CLI's one command table (product.md §3, §13).
@@ -220,6 +222,59 @@ var commands = []command{
 		flags: reportWeekCmd},
 	{name: "report org", args: "[--org SLUG] [--week 2026-W48] [--format table|json|csv]", summary: "the organisation's week: each team's time and the shared objectives",
 		flags: reportOrgCmd},
+	{name: "demo", args: "[--contacts N]", summary: "load a sample team with weeks of history (objectives, experiments, clicks, answers) and print how to sign in",
+		flags: func(fs *flag.FlagSet) runFunc {
+			n := fs.Int("contacts", 1200, "size of the sample audience (100 to 100000)")
+			return func(ctx context.Context, x *cli, _ []string) error {
+				if *n < 100 || *n > 100000 {
+					return usageError{fmt.Sprintf("--contacts %d: use 100 to 100000", *n)}
+				}
+				return runDemo(ctx, x, *n)
+			}
+		}},
+	{name: "survey send", args: "[--week 2026-W48]", summary: "email the time-allocation survey of a week to every member now (once per week)",
+		flags: func(fs *flag.FlagSet) runFunc {
+			week := fs.String("week", "", "ISO week (default: this week in UTC)")
+			return func(ctx context.Context, x *cli, _ []string) error {
+				w := tracking.WeekOf(time.Now(), time.UTC)
+				if *week != "" {
+					var err error
+					if w, err = tracking.ParseWeek(*week); err != nil {
+						return usageError{fmt.Sprintf("--week: %v", err)}
+					}
+				}
+				a, err := x.openApp(ctx, false)
+				if err != nil {
+					return err
+				}
+				defer a.close()
+				queued, err := okr.QueueSurvey(ctx, a.jobs, w)
+				if err != nil {
+					return err
+				}
+				if !queued {
+					fmt.Fprintf(x.stdout, "the survey of %s was sent already; each week's survey goes out once, so nothing more is sent\n", w)
+					return nil
+				}
+				fmt.Fprintf(x.stdout, "queued the survey of %s: a running slicelab (serve or worker) emails every member now\n", w)
+				return nil
+			}
+		}},
+	{name: "digest send", summary: "email last week's review to every member now (each member gets a week's digest once)",
+		flags: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, x *cli, _ []string) error {
+				a, err := x.openApp(ctx, false)
+				if err != nil {
+					return err
+				}
+				defer a.close()
+				if err := okr.QueueDigest(ctx, a.jobs); err != nil {
+					return err
+				}
+				fmt.Fprintln(x.stdout, "queued the digest: a running slicelab (serve or worker) emails every member the review of last week now; members who got it already are skipped")
+				return nil
+			}
+		}},
 	{name: "stats compare", args: "--control X/N --variant X/N [--variant X/N …] [--format json|table]",
 		summary: "compare variants with the control (the results endpoint's statistics)", noConfig: true, flags: statsCompareCmd},
 	{name: "stats srm", args: "--observed A,B[,…] --weights a,b[,…] [--format json|table]",

@@ -100,6 +100,18 @@ func (s *server) handleError(err error, c echo.Context) {
 	if status == http.StatusNotFound {
 		msg = "This link is not valid. It may have been mistyped or cut short."
 	}
+	if v, ok := viewerOf(c); ok && v.User.Email != "" {
+		// A signed-in member: the page keeps the navigation.
+		switch {
+		case errors.Is(err, experiments.ErrForbidden):
+			title, msg = "Not allowed", "Your role in "+principal(c).Team.Name+" is "+string(principal(c).Role)+", which does not allow this. Ask an admin of the team if you need to do it."
+		case status == http.StatusNotFound:
+			title, msg = "Not found", "There is no such page in "+principal(c).Team.Name+". It may belong to another team, or have been deleted."
+		}
+		if err := s.page(c, status, "app_error", title, "", msg); err == nil {
+			return
+		}
+	}
 	if err := s.render(c, status, "error", map[string]string{"Title": title, "Message": msg}); err != nil {
 		_ = c.String(status, title)
 	}

@@ -20,7 +20,8 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		c.Response().Before(func() {
-			if strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") {
+			// An email shown in a sandboxed frame (sandboxed) has a policy of its own.
+			if strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") && h.Get("Content-Security-Policy") == "" {
 				h.Set("Content-Security-Policy", contentSecurityPolicy)
 				h.Set("X-Frame-Options", "SAMEORIGIN")
 			}

@@ -12,7 +12,7 @@ import (
 // three groups. A test fails when a route is registered anywhere else.
 func (s *server) routes(e *echo.Echo) {
 	editor, admin := need(experiments.RoleEditor), need(experiments.RoleAdmin)
-	small := bodyLimit(64<<10)
+	small := bodyLimit(64 << 10)
 
 	// Public (product.md §11): the links in emails, health checks. No
 	// session, no token; errors are HTML pages.
@@ -26,6 +26,18 @@ func (s *server) routes(e *echo.Echo) {
 	public.POST("/u/:token", s.unsubscribe, bodyLimit(16<<10))
 	public.GET("/survey/:token", s.surveyPage)
 	public.POST("/survey/:token", s.surveySubmit, bodyLimit(16<<10))
+	public.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(staticFS))), staticCache)
+
+	// Signing in and out, and the first admin's set-up link: public (there is
+	// no session yet, or it is being ended, so the session middleware would
+	// only get in the way) but still form posts, so CSRF-protected; failed
+	// sign-ins are limited per client address inside s.signin.
+	csrf := s.csrf()
+	public.GET("/signin", s.signinPage, csrf)
+	public.POST("/signin", s.signin, csrf, small)
+	public.POST("/signout", s.signout, csrf, small)
+	public.GET("/setup/:token", s.setupPage, csrf)
+	public.POST("/setup/:token", s.setup, csrf, small)
 
 	// The API: a bearer token, scoped to the token's team; errors are JSON.
 	api := e.Group("/api/v1", jsonErrors, s.authenticate)
@@ -78,5 +90,55 @@ func (s *server) routes(e *echo.Echo) {
 	api.GET("/org/members", s.orgMembers, needOrg)
 	api.GET("/org/reports/weekly", s.orgReport, needOrg)
 
-	// Pages: a session cookie. The web UI's pages go here.
+	// Pages: a session cookie (s.session sets the member's principal, so
+	// need() checks roles exactly as in the API) and a CSRF token on every
+	// form. Errors are HTML pages.
+	pages := e.Group("", s.session, csrf)
+	pages.GET("/", s.home)
+	pages.POST("/team/switch", s.switchTeam, small)
+
+	pages.GET("/contacts", s.contactsPage)
+	pages.POST("/contacts", s.contactsUpload, editor, bodyLimit(64<<20))
+
+	pages.GET("/experiments", s.experimentsPage)
+	pages.GET("/experiments/new", s.newExperimentPage, editor)
+	pages.POST("/experiments", s.createExperimentForm, editor, bodyLimit(2<<20))
+	pages.GET("/experiments/:id", s.experimentPage)
+	pages.GET("/experiments/:id/progress", s.progressFragment)
+	pages.GET("/experiments/:id/preview", s.previewFrame)
+	pages.GET("/experiments/:id/edit", s.editExperimentPage, editor)
+	pages.POST("/experiments/:id", s.updateExperimentForm, editor, bodyLimit(2<<20))
+	pages.POST("/experiments/:id/delete", s.deleteExperimentForm, editor, small)
+	pages.GET("/experiments/:id/launch", s.launchPage, editor)
+	pages.POST("/experiments/:id/launch", s.launchForm, editor, small)
+	pages.POST("/experiments/:id/pause", s.lifecycleForm, editor, small)
+	pages.POST("/experiments/:id/resume", s.lifecycleForm, editor, small)
+	pages.POST("/experiments/:id/cancel", s.lifecycleForm, editor, small)
+	pages.POST("/experiments/:id/test", s.sendTestForm, editor, small)
+
+	pages.GET("/okrs", s.okrsPage)
+	pages.POST("/okrs/objectives", s.createObjectiveForm, editor, small)
+	pages.POST("/okrs/objectives/:id/key-results", s.createKeyResultForm, editor, small)
+	pages.POST("/okrs/objectives/:id", s.updateObjectiveForm, editor, small)
+	pages.POST("/okrs/objectives/:id/archive", s.archiveObjectiveForm, editor, small)
+	pages.POST("/okrs/key-results/:id", s.updateKeyResultForm, editor, small)
+	pages.POST("/okrs/key-results/:id/archive", s.archiveKeyResultForm, editor, small)
+	pages.POST("/okrs/key-results/:id/check-in", s.checkInForm, editor, small)
+	pages.POST("/okrs/key-results/:id/link", s.linkExperimentForm, editor, small)
+
+	pages.GET("/review", s.reviewPage)
+	pages.GET("/review.csv", s.reviewCSV)
+
+	// Every member answers the allocation survey for themselves.
+	pages.GET("/allocation", s.allocationPage)
+	pages.POST("/allocation", s.allocationForm, small)
+
+	pages.GET("/outbox", s.outboxPage)
+	pages.GET("/outbox/:name", s.outboxMessage)
+	pages.GET("/outbox/:name/html", s.outboxHTML)
+
+	pages.GET("/team", s.teamPage, admin)
+	pages.POST("/team/members", s.addMemberForm, admin, small)
+	pages.POST("/team/survey", s.sendSurveyNow, admin, small)
+	pages.POST("/team/digest", s.sendDigestNow, admin, small)
 }

@@ -42,24 +42,43 @@ type Deps struct {
 	MetricsToken string
 	Log          *slog.Logger
 	Now          func() time.Time
+
+	// BaseURL is the service's absolute URL (SLICELAB_BASE_URL): cookies
+	// are Secure when it is https.
+	BaseURL string
+	// OutboxDir is the folder of the outbox transport, whose .eml files the
+	// outbox viewer shows; "" when mail goes out over SMTP.
+	OutboxDir string
+	// Jobs inserts River jobs: the survey and digest "send now" buttons.
+	Jobs okr.JobInserter
+	// SendRate is the configured messages per second (0: unlimited), for
+	// the launch confirmation's estimate.
+	SendRate float64
+	// SetupToken, when set, opens /setup/<token>, where the first admin
+	// creates a team and an account; it works only while nobody can sign in.
+	SetupToken string
 }
 
 // server holds the dependencies; its methods are the handlers.
 type server struct {
 	Deps
-	pages map[string]*template.Template
+	pages   map[string]*template.Template
+	signins *ipLimiter
+	secure  bool // cookies are Secure (BaseURL is https)
+	rates   rates
 }
 
 // New builds the HTTP handler of slicelab.
 func New(d Deps) (http.Handler, error) {
-	pages, err := templates.Web()
+	pages, err := templates.Web(pageFuncs)
 	if err != nil {
 		return nil, err
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &server{Deps: d, pages: pages}
+	s := &server{Deps: d, pages: pages, signins: newIPLimiter(signinEvery, signinBurst, d.Now),
+		secure: strings.HasPrefix(strings.ToLower(d.BaseURL), "https://")}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

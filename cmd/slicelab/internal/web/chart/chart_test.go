@@ -176,6 +176,9 @@ var cases = []struct {
 	{"progress_done.html", func() template.HTML {
 		return Progress(ProgressBar{Sent: 1840, Failed: 0, Queued: 0})
 	}},
+	{"progress_sending.html", func() template.HTML {
+		return Progress(ProgressBar{Sent: 600, Failed: 3, Sending: 40, Queued: 1197, Rate: 42.5})
+	}},
 }
 
 func TestGolden(t *testing.T) {

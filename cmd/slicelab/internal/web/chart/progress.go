@@ -13,8 +13,10 @@ import (
 type ProgressBar struct {
 	// Title names the bar for screen readers; "Sending progress" by default.
 	Title string
-	// Sent, Failed and Queued count the deliveries; their sum is the total.
-	Sent, Failed, Queued int
+	// Sent, Failed, Sending and Queued count the deliveries; their sum is
+	// the total. Sending (handed to the mail server, answer pending) is
+	// drawn and written only when it is not zero.
+	Sent, Failed, Sending, Queued int
 	// Rate is the current sending rate in messages per second; when it is
 	// positive the text gives it and the time left for the queued ones.
 	Rate float64
@@ -25,12 +27,17 @@ type ProgressBar struct {
 // each number. app.css styles the classes progress, progress-bar,
 // progress-text and progress-key.
 func Progress(p ProgressBar) template.HTML {
-	total := p.Sent + p.Failed + p.Queued
-	parts := []struct {
+	total := p.Sent + p.Failed + p.Sending + p.Queued
+	type part struct {
 		n             int
 		word          string
 		color, stroke string
-	}{{p.Sent, "sent", Blue, Blue}, {p.Failed, "failed", Red, Red}, {p.Queued, "queued", empty, axisInk}}
+	}
+	parts := []part{{p.Sent, "sent", Blue, Blue}, {p.Failed, "failed", Red, Red}}
+	if p.Sending > 0 {
+		parts = append(parts, part{p.Sending, "sending", Sky, Sky})
+	}
+	parts = append(parts, part{p.Queued, "queued", empty, axisInk})
 
 	var b strings.Builder
 	summary := p.summary(total)
@@ -39,7 +46,7 @@ func Progress(p ProgressBar) template.HTML {
 	fmt.Fprintf(&b, "<title>%s</title><desc>%s</desc>", esc(orDefault(p.Title, "Sending progress")), esc(summary))
 	fmt.Fprintf(&b, `<rect width="1000" height="16" fill="%s"/>`, empty)
 	at := 0.0
-	for _, pt := range parts[:2] {
+	for _, pt := range parts[:len(parts)-1] {
 		if pt.n == 0 || total == 0 {
 			continue
 		}
@@ -50,13 +57,13 @@ func Progress(p ProgressBar) template.HTML {
 	b.WriteString("</svg>\n<p class=\"progress-text\">")
 	for _, pt := range parts {
 		fmt.Fprintf(&b, `<span class="progress-key"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect x=".5" y=".5" width="9" height="9" rx="2" fill="%s" stroke="%s"/></svg> <strong>%s</strong> %s (%s)</span> `,
-			pt.color, pt.stroke, Plain.Format(float64(pt.n)), pt.word, share(pt.n, total))
+			pt.color, pt.stroke, Plain.Format(float64(pt.n)), pt.word, esc(share(pt.n, total)))
 	}
 	fmt.Fprintf(&b, "<span>%s in total", Plain.Format(float64(total)))
 	if p.Rate > 0 {
 		fmt.Fprintf(&b, " · %s messages/s", Plain.format(p.Rate, 1, false))
-		if p.Queued > 0 {
-			fmt.Fprintf(&b, " · about %s left", duration(float64(p.Queued)/p.Rate))
+		if left := p.Queued + p.Sending; left > 0 {
+			fmt.Fprintf(&b, " · about %s left", duration(float64(left)/p.Rate))
 		}
 	}
 	b.WriteString("</span></p>\n</div>\n")
@@ -65,11 +72,14 @@ func Progress(p ProgressBar) template.HTML {
 
 // summary writes the numbers in one sentence.
 func (p ProgressBar) summary(total int) string {
-	s := fmt.Sprintf("%s of %s sent (%s), %s failed, %s queued",
-		Plain.Format(float64(p.Sent)), Plain.Format(float64(total)), share(p.Sent, total),
-		Plain.Format(float64(p.Failed)), Plain.Format(float64(p.Queued)))
-	if p.Rate > 0 && p.Queued > 0 {
-		s += ", about " + duration(float64(p.Queued)/p.Rate) + " left"
+	s := fmt.Sprintf("%s of %s sent (%s), %s failed, ",
+		Plain.Format(float64(p.Sent)), Plain.Format(float64(total)), share(p.Sent, total), Plain.Format(float64(p.Failed)))
+	if p.Sending > 0 {
+		s += Plain.Format(float64(p.Sending)) + " sending, "
+	}
+	s += Plain.Format(float64(p.Queued)) + " queued"
+	if left := p.Queued + p.Sending; p.Rate > 0 && left > 0 {
+		s += ", about " + duration(float64(left)/p.Rate) + " left"
 	}
 	return s + "."
 }
