@@ -480,6 +480,8 @@ func browserFlows(t *testing.T, e *env, b *br) {
 	b.submit(`form[action="/team/survey"] button`)
 	b.mustSee("was already sent")
 
+	orgFlow(t, e, b, week)
+
 	// A viewer sees no launch button, and a forged launch is refused.
 	b.signOut()
 	b.signIn(demoViewer, demoPassword)
@@ -506,6 +508,12 @@ func browserFlows(t *testing.T, e *env, b *br) {
 		t.Fatalf("a viewer opening the launch page: %d, want 403", st)
 	}
 	b.shot("viewer-forbidden")
+	if b.bodyHas("Organisation") {
+		t.Fatal("a viewer who is no organisation admin sees the organisation in the navigation")
+	}
+	if st := b.open("/org"); st != 403 {
+		t.Fatalf("a viewer opening the organisation's week: %d, want 403", st)
+	}
 
 	// A form post without its CSRF token is refused, and changes nothing.
 	noToken := evalJS[int](b, fmt.Sprintf(`fetch('/allocation', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'},
@@ -529,4 +537,60 @@ func browserFlows(t *testing.T, e *env, b *br) {
 	}
 	b.mustSee("Too many wrong passwords")
 	b.shot("signin-slowed-down")
+}
+
+// orgFlow: a second team of the organisation answers the survey, the PM
+// becomes an organisation admin, shares an objective with that team from the
+// OKR page, and reads the organisation's week.
+func orgFlow(t *testing.T, e *env, b *br, week string) {
+	tok := e.teamToken("platform", "admin")
+	var members []string
+	for i, f := range []string{"engineering", "engineering", "design"} {
+		var m struct{ ID string }
+		if st, raw := e.api("POST", "/api/v1/teams/platform/members", tok, map[string]string{"email": fmt.Sprintf("p%d@platform.test", i),
+			"name": fmt.Sprintf("Platform %d", i), "function": f}, &m); st != 201 {
+			t.Fatalf("platform member: %d %s", st, raw)
+		}
+		members = append(members, m.ID)
+	}
+	for i, m := range members {
+		if st, raw := e.api("POST", "/api/v1/teams/platform/allocations", tok, map[string]any{"member_id": m, "week": week,
+			"shares": map[string]int{"KTLO": 60 + 10*i, "Improve": 40 - 10*i}}, nil); st != 201 {
+			t.Fatalf("platform answer: %d %s", st, raw)
+		}
+	}
+	if st := b.open("/org"); st != 403 {
+		t.Fatalf("the organisation's week before the PM is an organisation admin: %d, want 403", st)
+	}
+	if _, errs, code := e.cli("org", "admin", "add", demoPM); code != 0 {
+		t.Fatalf("org admin add: %s", errs)
+	}
+	// Share an objective with the platform team, with an owner, from the OKR page.
+	b.open("/okrs")
+	b.fill("#o-title", "Cut support load together")
+	b.do("share with the platform team", chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action="/okrs/objectives"] input[name=shared_with][value=platform]').checked = true;
+		document.querySelector('form[action="/okrs/objectives"] input[name=owner_ids]').checked = true`))
+	if resp := b.submit(`form[action="/okrs/objectives"] button[type=submit]`); resp.Status != 200 {
+		t.Fatalf("share an objective: %d %s", resp.Status, b.text("main"))
+	}
+	b.mustSee("Objective “Cut support load together” added")
+	b.mustSee("Shared by")
+
+	b.open("/")
+	if !b.bodyHas("Organisation") {
+		t.Fatal("an organisation admin does not see the organisation in the navigation")
+	}
+	if st := b.open("/org?week=" + week); st != 200 {
+		t.Fatalf("the organisation's week: %d", st)
+	}
+	b.mustSee("How much went to new versus existing things?")
+	b.mustSee("PLATFORM")
+	b.mustSee("Cut support load together")
+	if n := evalJS[int](b, `document.querySelectorAll('table tbody tr').length`); n < 3 {
+		t.Fatalf("the organisation's week lists %d rows, want both teams and the organisation", n)
+	}
+	b.shot("org")
+	if csv := evalJS[string](b, `fetch(document.querySelector('a[download]').href).then(r => r.text())`); !strings.HasPrefix(csv, "section,team") || !strings.Contains(csv, "platform") {
+		t.Fatalf("organisation CSV: %.300s", csv)
+	}
 }

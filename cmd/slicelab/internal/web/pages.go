@@ -72,7 +72,18 @@ func (s *server) session(next echo.HandlerFunc) echo.HandlerFunc {
 				m = t
 			}
 		}
-		c.Set(principalKey, experiments.Principal{Team: m.Team, Role: m.Role, User: u.ID, Author: u.DisplayName()})
+		pr := experiments.Principal{Team: m.Team, Role: m.Role, User: u.ID, Author: u.DisplayName()}
+		// An admin of the team's organisation also reads the organisation's week.
+		if admin, err := s.Experiments.IsOrgAdmin(ctx, m.Team.OrgID, u.ID); err != nil {
+			return err
+		} else if admin {
+			org, err := s.Experiments.Org(ctx, m.Team.OrgID)
+			if err != nil {
+				return err
+			}
+			pr.Org, pr.OrgAdmin = &org, true
+		}
+		c.Set(principalKey, pr)
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 		c.Response().Header().Set(echo.HeaderXFrameOptions, "SAMEORIGIN")
 		return next(c)
@@ -134,7 +145,10 @@ type appPage struct {
 	// browsers without JavaScript (a send in progress).
 	Refresh int
 	Outbox  bool // the outbox viewer is available
-	Data    any
+	// OrgAdmin: the member is an admin of the team's organisation (the
+	// organisation's week is in the navigation).
+	OrgAdmin bool
+	Data     any
 }
 
 // CanEdit tells whether the member may create, change and launch.
@@ -159,7 +173,7 @@ func (s *server) pageData(c echo.Context, title, section string, data any) appPa
 	v, _ := viewerOf(c)
 	pr := principal(c)
 	p := appPage{Title: title, Section: section, Me: v.User, Team: pr.Team, Role: pr.Role, Teams: v.Teams,
-		CSRF: csrfToken(c), Outbox: s.OutboxDir != "", Data: data}
+		CSRF: csrfToken(c), Outbox: s.OutboxDir != "", OrgAdmin: pr.OrgAdmin, Data: data}
 	if ck, err := c.Cookie(flashCookie); err == nil {
 		if kind, text, ok := strings.Cut(ck.Value, ":"); ok {
 			if t, err := url.QueryUnescape(text); err == nil {

@@ -30,13 +30,67 @@ type okrsView struct {
 	Errs  map[string]string
 	Top   string
 	Names map[uuid.UUID]string
+	// OtherTeams are the organisation's other teams (to share an objective
+	// with); Members the team's people (to own one).
+	OtherTeams []experiments.Team
+	Members    []experiments.Member
 }
 
 type objectiveView struct {
 	O      *okr.Objective
 	Review *okr.ObjectiveReview
 	KRs    []krView
+	Owned  bool // the team owns it (else another team shares it with this one)
+	// Sharing is the edit form's teams and owners, checked as they are.
+	Sharing sharingChoices
 }
+
+// sharingChoices are the checkboxes of an objective form: the teams to
+// share it with and the people who may own it.
+type sharingChoices struct {
+	Form              string
+	Teams             []choice
+	Owners            []choice
+	ErrTeams, ErrOwns string
+}
+
+type choice struct {
+	Value, Label string
+	Checked      bool
+}
+
+// sharingChoicesFor builds the checkboxes: the organisation's other teams
+// and the team's members, plus current owners from other teams (so that
+// saving keeps them).
+func (v okrsView) sharingChoicesFor(form string, shared []string, owners []okr.Owner) sharingChoices {
+	sc := sharingChoices{Form: form, ErrTeams: v.Err(form, "shared_with"), ErrOwns: v.Err(form, "owner_ids")}
+	for _, t := range v.OtherTeams {
+		sc.Teams = append(sc.Teams, choice{Value: t.Slug, Label: t.Name, Checked: slices.Contains(shared, t.Slug)})
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, m := range v.Members {
+		label := m.DisplayName()
+		if m.Function != "" {
+			label += " (" + m.Function + ")"
+		}
+		checked := slices.ContainsFunc(owners, func(o okr.Owner) bool { return o.ID == m.ID })
+		sc.Owners = append(sc.Owners, choice{Value: m.ID.String(), Label: label, Checked: checked})
+		seen[m.ID] = true
+	}
+	for _, o := range owners {
+		if !seen[o.ID] {
+			label := orWord(o.Name, o.Email)
+			if o.Function != "" {
+				label += " (" + o.Function + ")"
+			}
+			sc.Owners = append(sc.Owners, choice{Value: o.ID.String(), Label: label, Checked: true})
+		}
+	}
+	return sc
+}
+
+// NewSharing is the new-objective form's checkboxes.
+func (v okrsView) NewSharing() sharingChoices { return v.sharingChoicesFor("objective", nil, nil) }
 
 type krView struct {
 	K      *okr.KeyResult
@@ -110,8 +164,21 @@ func (s *server) okrs(c echo.Context, status int, v okrsView) error {
 			krs[o.KeyResults[j].ID] = &o.KeyResults[j]
 		}
 	}
+	others, err := s.Experiments.OrgTeams(ctx, team.OrgID)
+	if err != nil {
+		return err
+	}
+	for _, t := range others {
+		if t.ID != team.ID {
+			v.OtherTeams = append(v.OtherTeams, t)
+		}
+	}
+	if v.Members, err = s.Experiments.Members(ctx, team.ID); err != nil {
+		return err
+	}
 	for _, o := range objs {
-		ov := objectiveView{O: o, Review: byID[o.ID]}
+		ov := objectiveView{O: o, Review: byID[o.ID], Owned: o.TeamID == team.ID}
+		ov.Sharing = v.sharingChoicesFor("eo-"+o.ID.String(), o.SharedWith, o.Owners)
 		for _, k := range o.KeyResults {
 			kv := krView{K: k, R: krs[k.ID]}
 			for _, id := range k.ExperimentIDs {
@@ -138,12 +205,38 @@ func (s *server) refused(c echo.Context, form string, err error) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(ve.Fields)) {
 		field := k
-		if strings.HasPrefix(k, "experiment_ids") {
+		switch {
+		case strings.HasPrefix(k, "experiment_ids"):
 			field = "experiment_id"
+		case strings.HasPrefix(k, "shared_with"):
+			field = "shared_with"
+		case strings.HasPrefix(k, "owner_ids"):
+			field = "owner_ids"
 		}
 		v.Errs[field] = sentence(ve.Fields[k])
 	}
 	return s.okrs(c, http.StatusUnprocessableEntity, v)
+}
+
+// sharingForm reads an objective form's teams to share with and owners
+// (checkboxes; never nil).
+func sharingForm(c echo.Context) (shared []string, owners []uuid.UUID, err error) {
+	params, err := c.FormParams()
+	if err != nil {
+		return nil, nil, err
+	}
+	shared, owners = []string{}, []uuid.UUID{}
+	for _, slug := range params["shared_with"] {
+		shared = append(shared, strings.TrimSpace(slug))
+	}
+	for i, raw := range params["owner_ids"] {
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			return nil, nil, &experiments.ValidationError{Fields: map[string]string{fmt.Sprintf("owner_ids[%d]", i): "is not a member"}}
+		}
+		owners = append(owners, id)
+	}
+	return shared, owners, nil
 }
 
 func optFloat(raw, field string, fe map[string]string) *float64 {
@@ -161,6 +254,16 @@ func optFloat(raw, field string, fe map[string]string) *float64 {
 
 func (s *server) createObjectiveForm(c echo.Context) error {
 	in := okr.ObjectiveInput{Title: c.FormValue("title"), Period: strings.TrimSpace(c.FormValue("period")), Kind: c.FormValue("kind")}
+	shared, owners, err := sharingForm(c)
+	if err != nil {
+		return s.refused(c, "objective", err)
+	}
+	if len(shared) > 0 {
+		in.SharedWith = shared
+	}
+	if len(owners) > 0 {
+		in.OwnerIDs = owners
+	}
 	if _, err := s.OKR.CreateObjective(c.Request().Context(), principal(c).Team.ID, in); err != nil {
 		return s.refused(c, "objective", err)
 	}
@@ -236,7 +339,15 @@ func (s *server) updateObjectiveForm(c echo.Context) error {
 		return err
 	}
 	title, kind := c.FormValue("title"), c.FormValue("kind")
-	if _, err := s.OKR.UpdateObjective(c.Request().Context(), principal(c).Team.ID, id, okr.ObjectivePatch{Title: &title, Kind: &kind}); err != nil {
+	patch := okr.ObjectivePatch{Title: &title, Kind: &kind}
+	if c.FormValue("sharing") == "1" { // the form shows the sharing (only to the owning team): empty means none
+		shared, owners, err := sharingForm(c)
+		if err != nil {
+			return s.refused(c, "eo-"+id.String(), err)
+		}
+		patch.SharedWith, patch.OwnerIDs = shared, owners
+	}
+	if _, err := s.OKR.UpdateObjective(c.Request().Context(), principal(c).Team.ID, id, patch); err != nil {
 		return s.refused(c, "eo-"+id.String(), err)
 	}
 	return s.redirect(c, "/okrs#obj-"+id.String(), "success", "Objective saved.")

@@ -137,6 +137,10 @@ func (s *server) routes(e *echo.Echo) {
 	pages.GET("/outbox/:name", s.outboxMessage)
 	pages.GET("/outbox/:name/html", s.outboxHTML)
 
+	// The organisation's week: admins of the team's organisation.
+	pages.GET("/org", s.orgPage, needOrg)
+	pages.GET("/org.csv", s.orgCSV, needOrg)
+
 	pages.GET("/team", s.teamPage, admin)
 	pages.POST("/team/members", s.addMemberForm, admin, small)
 	pages.POST("/team/survey", s.sendSurveyNow, admin, small)
