@@ -192,7 +192,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			outbox = a.cfg.OutboxDir
 		}
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
-			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now,
+			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, TrustedProxies: a.cfg.TrustedProxies, Log: a.log, Now: a.now,
 			BaseURL: a.cfg.BaseURL, OutboxDir: outbox, Jobs: a.jobs, SendRate: a.cfg.SendRate, SetupToken: setup})
 		if err != nil {
 			a.close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ type config struct {
 	ContactCooldown time.Duration
 	LogLevel        string
 	MetricsToken    string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (the address that rate limits count and clicks record).
+	TrustedProxies []netip.Prefix
 	// PreviousSecrets are replaced signing secrets; links signed with them
 	// keep working until PreviousUntil.
 	PreviousSecrets []string
@@ -77,6 +81,8 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
   SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
   SLICELAB_METRICS_TOKEN     bearer token for /metrics (default: none, and /metrics answers this machine only)
+  SLICELAB_TRUSTED_PROXIES   comma-separated addresses or CIDR ranges of reverse proxies (e.g. 10.0.0.0/8,127.0.0.1)
+                             whose X-Forwarded-For names the client (default: none; the connection's address is the client)
 `
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -125,6 +131,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 				bad(d.name, "%q is not a duration such as 10s, 24h or 0s", v)
 			}
 			*d.dst = dur
+		}
+	}
+	if v := strings.TrimSpace(getenv("SLICELAB_TRUSTED_PROXIES")); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if pfx, err := netip.ParsePrefix(part); err == nil {
+				c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+			} else if ip, err := netip.ParseAddr(part); err == nil {
+				c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(ip, ip.BitLen()))
+			} else {
+				bad("SLICELAB_TRUSTED_PROXIES", "%q is not an address or a CIDR range such as 10.0.0.0/8", part)
+			}
 		}
 	}
 	switch c.LogLevel {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecurityHeaders: every answer says nosniff and keeps the referrer on
@@ -100,4 +102,72 @@ func TestBodyLimits(t *testing.T) {
 	if resp.StatusCode != 413 || !strings.Contains(string(raw), "16 KiB") {
 		t.Errorf("a 20 KiB unsubscribe: %d %s", resp.StatusCode, raw)
 	}
+}
+
+// TestLookupLimits: a client whose tracked, unsubscribe or survey links open
+// nothing thirty times is answered 429 with Retry-After until it waits;
+// behind SLICELAB_TRUSTED_PROXIES the client is the X-Forwarded-For
+// address, and without it that header changes nothing.
+func TestLookupLimits(t *testing.T) {
+	get := func(e *env, path, xff string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.base+path, nil)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	t.Run("direct", func(t *testing.T) {
+		e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
+		paths := []string{"/c/nothing", "/u/nothing", "/survey/nothing"}
+		for i := 0; i < 30; i++ {
+			// A forged X-Forwarded-For does not make another client of the same address.
+			if resp := get(e, paths[i%3], fmt.Sprintf("192.0.2.%d", i)); resp.StatusCode != 404 {
+				t.Fatalf("failed lookup %d: %d, want 404", i+1, resp.StatusCode)
+			}
+		}
+		resp := get(e, "/c/nothing", "192.0.2.200")
+		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("lookup 31: %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if resp := get(e, "/healthz", ""); resp.StatusCode != 200 {
+			t.Errorf("health check while limited: %d", resp.StatusCode)
+		}
+		e.clock.advance(3 * time.Second) // one more try
+		if resp := get(e, "/survey/nothing", ""); resp.StatusCode != 404 {
+			t.Errorf("after waiting: %d, want 404", resp.StatusCode)
+		}
+		if resp := get(e, "/survey/nothing", ""); resp.StatusCode != 429 {
+			t.Errorf("right after: %d, want 429", resp.StatusCode)
+		}
+	})
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"), func(v map[string]string) { v["SLICELAB_TRUSTED_PROXIES"] = "127.0.0.1, 10.0.0.0/8" })
+		for i := 0; i < 30; i++ {
+			get(e, "/c/nothing", "198.51.100.7")
+		}
+		if resp := get(e, "/c/nothing", "198.51.100.7"); resp.StatusCode != 429 {
+			t.Errorf("the limited client behind the proxy: %d, want 429", resp.StatusCode)
+		}
+		if resp := get(e, "/c/nothing", "198.51.100.8"); resp.StatusCode != 404 {
+			t.Errorf("another client behind the proxy: %d, want 404", resp.StatusCode)
+		}
+	})
+	t.Run("a bad proxy list", func(t *testing.T) {
+		_, err := loadConfig(func(k string) string {
+			if k == "SLICELAB_TRUSTED_PROXIES" {
+				return "10.0.0.0/8,proxy.internal"
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), `SLICELAB_TRUSTED_PROXIES: "proxy.internal"`) {
+			t.Errorf("a host name in SLICELAB_TRUSTED_PROXIES: %v", err)
+		}
+	})
 }

@@ -1,8 +1,15 @@
 package web
 
 import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"golang.org/x/time/rate"
 )
@@ -79,4 +86,48 @@ func (l *ipLimiter) sweep(now time.Time) {
 			delete(l.buckets, ip)
 		}
 	}
+}
+
+// Failed lookups of public links per client address (/c, /u, /survey with a
+// token that opens nothing): thirty in a row, then one every two seconds.
+// The tokens are signed, so guessing is hopeless anyway; the limit keeps a
+// scanner from making the database work for nothing.
+const (
+	lookupBurst = 30
+	lookupEvery = 2 * time.Second
+)
+
+// limitLookups refuses a client that failed too many lookups with 429 and
+// Retry-After, and counts the lookups that end in 404 or 410.
+func (s *server) limitLookups(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ip := c.RealIP()
+		if d := s.lookups.wait(ip); d > 0 {
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many links that open nothing came from your address. Wait a little, then try the link again.")
+		}
+		err := next(c)
+		if err != nil {
+			if status, _ := httpError(err); status == http.StatusNotFound || status == http.StatusGone {
+				s.lookups.fail(ip)
+			}
+		}
+		return err
+	}
+}
+
+// ipExtractor finds the client's address: the connection's, or, behind the
+// trusted proxies only, the first untrusted address of X-Forwarded-For.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }

@@ -21,11 +21,11 @@ func (s *server) routes(e *echo.Echo) {
 	public.GET("/readyz", s.readyz)
 	public.GET("/metrics", s.metrics)
 	public.GET("/api/v1/openapi.json", s.openAPI) // documentation, no data: readable without a token
-	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink)
-	public.GET("/u/:token", s.unsubscribePage, bodyLimit(16<<10))
-	public.POST("/u/:token", s.unsubscribe, bodyLimit(16<<10))
-	public.GET("/survey/:token", s.surveyPage)
-	public.POST("/survey/:token", s.surveySubmit, bodyLimit(16<<10))
+	public.Match([]string{http.MethodGet, http.MethodHead}, "/c/:token", s.followLink, s.limitLookups)
+	public.GET("/u/:token", s.unsubscribePage, s.limitLookups, bodyLimit(16<<10))
+	public.POST("/u/:token", s.unsubscribe, s.limitLookups, bodyLimit(16<<10))
+	public.GET("/survey/:token", s.surveyPage, s.limitLookups)
+	public.POST("/survey/:token", s.surveySubmit, s.limitLookups, bodyLimit(16<<10))
 	public.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(staticFS))), staticCache)
 
 	// Signing in and out, and the first admin's set-up link: public (there is
@@ -36,8 +36,8 @@ func (s *server) routes(e *echo.Echo) {
 	public.GET("/signin", s.signinPage, csrf)
 	public.POST("/signin", s.signin, csrf, small)
 	public.POST("/signout", s.signout, csrf, small)
-	public.GET("/setup/:token", s.setupPage, csrf)
-	public.POST("/setup/:token", s.setup, csrf, small)
+	public.GET("/setup/:token", s.setupPage, s.limitLookups, csrf)
+	public.POST("/setup/:token", s.setup, s.limitLookups, csrf, small)
 
 	// The API: a bearer token, scoped to the token's team; errors are JSON.
 	api := e.Group("/api/v1", jsonErrors, s.authenticate)

@@ -40,8 +40,11 @@ type Deps struct {
 	// only clients on the loopback interface are answered.
 	Metrics      http.Handler
 	MetricsToken string
-	Log          *slog.Logger
-	Now          func() time.Time
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client; without any the connection's address is the client.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+	Now            func() time.Time
 
 	// BaseURL is the service's absolute URL (SLICELAB_BASE_URL): cookies
 	// are Secure when it is https.
@@ -64,7 +67,8 @@ type server struct {
 	Deps
 	pages   map[string]*template.Template
 	signins *ipLimiter
-	secure  bool // cookies are Secure (BaseURL is https)
+	lookups *ipLimiter // failed lookups of public links (a token that opens nothing)
+	secure  bool       // cookies are Secure (BaseURL is https)
 	rates   rates
 }
 
@@ -78,11 +82,12 @@ func New(d Deps) (http.Handler, error) {
 		d.Now = time.Now
 	}
 	s := &server{Deps: d, pages: pages, signins: newIPLimiter(signinEvery, signinBurst, d.Now),
-		secure: strings.HasPrefix(strings.ToLower(d.BaseURL), "https://")}
+		lookups: newIPLimiter(lookupEvery, lookupBurst, d.Now),
+		secure:  strings.HasPrefix(strings.ToLower(d.BaseURL), "https://")}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 	e.Use(limitBodies)
