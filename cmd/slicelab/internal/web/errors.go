@@ -77,7 +77,7 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	status, body := httpError(err)
 	if status >= 500 {
-		s.Log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.Log.Error("request failed", "method", c.Request().Method, "path", logPath(c), "err", err)
 	}
 	if status == http.StatusUnauthorized && c.Get(errorFormatKey) == "json" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")

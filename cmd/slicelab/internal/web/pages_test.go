@@ -1,12 +1,14 @@
 package web
 
 import (
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 
 	"slicelab/experiments"
 )
@@ -120,5 +122,21 @@ func TestPlanSentence(t *testing.T) {
 	p := &experiments.LaunchPlan{Send: 1840, Variants: []experiments.PlanVariant{{Name: "control", Send: 920}, {Name: "numbers", Send: 920}}}
 	if got, want := planSentence(p), "Send to 1,840 contacts now: 920 control, 920 numbers."; got != want {
 		t.Errorf("planSentence = %q, want %q", got, want)
+	}
+}
+
+// Request logs name the route of a public link, never its token (a survey
+// or set-up link is its member's key).
+func TestLogPathLeavesTokensOut(t *testing.T) {
+	e := echo.New()
+	var got []string
+	h := func(c echo.Context) error { got = append(got, logPath(c)); return nil }
+	e.GET("/survey/:token", h)
+	e.GET("/api/v1/experiments/:id", h)
+	for _, p := range []string{"/survey/v2.secret-member-key", "/api/v1/experiments/0193"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
+	}
+	if len(got) != 2 || got[0] != "/survey/[token]" || got[1] != "/api/v1/experiments/0193" {
+		t.Fatalf("log paths %q", got)
 	}
 }

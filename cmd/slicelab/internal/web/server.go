@@ -98,7 +98,7 @@ func New(d Deps) (http.Handler, error) {
 		},
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			s.Log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", slog.String("method", v.Method),
-				slog.String("path", v.URIPath), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
+				slog.String("path", logPath(c)), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
 			return nil
 		},
 	}))
@@ -143,4 +143,13 @@ func (s *server) readyz(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "database unreachable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
+}
+
+// logPath is the request's path for logs, with the tokens of public links
+// (a survey or set-up link is its member's key) left out.
+func logPath(c echo.Context) string {
+	if c.Param("token") != "" {
+		return strings.Replace(c.Path(), ":token", "[token]", 1)
+	}
+	return c.Request().URL.Path
 }
