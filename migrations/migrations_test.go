@@ -80,10 +80,15 @@ func tables(t *testing.T, db *bun.DB) []string {
 	return out
 }
 
-// Every table the migrations leave has an owner, and every owner's table exists.
+// Every table the migrations leave has an owner, and every owner's table
+// exists. The ledger's group is applied to the same database here, as on
+// PostgreSQL (on SQLite the service keeps it in a file of its own).
 func TestOwnersListEveryTable(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *bun.DB) {
 		if _, err := Up(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LedgerUp(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
 		have := tables(t, db)

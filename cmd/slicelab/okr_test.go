@@ -147,6 +147,7 @@ func TestWeeklyReview(t *testing.T) {
 		}
 		click(t, "HEAD", linkOf["A"][both[19]], browserUA)   // a scanner: counts nowhere
 		click(t, "GET", linkOf["A"][onlyA[0]], "curl/8.5.0") // nor does a script
+		e.waitClicks()
 		checkIn := func(id, week string, value any, conf int) {
 			t.Helper()
 			body := map[string]any{"week": week, "confidence": conf, "note": "weekly"}
@@ -207,6 +208,7 @@ func TestWeeklyReview(t *testing.T) {
 		}
 		newB := 3
 		click(t, "GET", linkOf["A"][both[15]], browserUA) // late: A was sent in W45
+		e.waitClicks()
 		checkIn(fewerBugs.ID, "2026-W46", 70, 8)
 		checkIn(bounce.ID, "2026-W46", 2.3, 4)
 		checkIn(launched.ID, "2026-W46", 1, 10)

@@ -49,6 +49,8 @@ func httpError(err error) (int, apiError) {
 		return http.StatusConflict, apiError{Code: "conflict", Message: ce.Reason}
 	case errors.Is(err, experiments.ErrNotFound), errors.Is(err, tracking.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "not found"}
+	case errors.Is(err, tracking.ErrUnavailable):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "This link cannot be followed right now. Please try again in a minute."}
 	case errors.Is(err, experiments.ErrUnauthorized):
 		return http.StatusUnauthorized, apiError{Code: "unauthorized", Message: "send a valid API token as Authorization: Bearer <token>"}
 	case errors.Is(err, experiments.ErrForbidden):
@@ -71,7 +73,10 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	status, body := httpError(err)
 	if status >= 500 {
-		s.Log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.Log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set(echo.HeaderRetryAfter, "60")
 	}
 	if status == http.StatusUnauthorized && c.Get(errorFormatKey) == "json" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")

@@ -8,13 +8,17 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,19 +69,44 @@ func New(d Deps) (http.Handler, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.Recover())
+	// Every request gets an id (X-Request-Id, kept when a proxy in front set
+	// one), which its log line and any error logged for it carry.
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestIDs()}))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, HandleError: true,
-		Skipper: func(c echo.Context) bool { // clicks are the hot path and are in the ledger already
-			return strings.HasPrefix(c.Path(), "/c/")
-		},
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			s.Log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", slog.String("method", v.Method),
+			// Clicks are the hot path and are in the ledger already: a
+			// redirected one is logged at debug level only.
+			level := slog.LevelInfo
+			if v.Status == http.StatusFound && strings.HasPrefix(c.Path(), "/c/") {
+				level = slog.LevelDebug
+			}
+			ctx := c.Request().Context()
+			if !s.Log.Enabled(ctx, level) {
+				return nil
+			}
+			s.Log.LogAttrs(ctx, level, "request", slog.String("request_id", v.RequestID), slog.String("method", v.Method),
 				slog.String("path", v.URIPath), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
 			return nil
 		},
 	}))
 	s.routes(e)
 	return e, nil
+}
+
+// newRequestIDs returns a generator of request ids: a random prefix for the
+// process and a counter, unique without a random draw per request.
+func newRequestIDs() func() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var n atomic.Uint64
+	return func() string { return prefix + strconv.FormatUint(n.Add(1), 36) }
+}
+
+// requestID is the id of the request being answered.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
 // render executes a page (one template set per page, with the layout).
