@@ -2,9 +2,9 @@ package tracking
 
 import (
 	"context"
-	"fmt"
 	"crypto/sha256"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
