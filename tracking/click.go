@@ -11,7 +11,9 @@ import (
 
 // Click is one click as the projector classified it: a row of the clicks
 // table, the classified view of the ledger that the bot rules look back at
-// and that per-click questions are answered from.
+// and that per-click questions are answered from. Method, UserAgent and IP
+// are the ledger's (click_ledger, same id); the projector leaves them empty
+// here (rows from before the ledger keep theirs).
 type Click struct {
 	bun.BaseModel `bun:"table:clicks"`
 

@@ -609,9 +609,19 @@ func TestServiceFollow(t *testing.T) {
 			if dest != tt.wantDest {
 				t.Errorf("destination = %q, want %q", dest, tt.wantDest)
 			}
-			// In the ledger when Follow returns; classified once projected.
+			// In the ledger when Follow returns, with the request's facts;
+			// classified once projected.
 			if after, _ := f.d.ledgerCount(t); after != before+1 {
 				t.Errorf("%d clicks in the ledger, want %d", after, before+1)
+			}
+			var raw []RawClick
+			if err := f.d.read.NewSelect().Model(&raw).Column("id", "method", "user_agent", "ip", "link_count").
+				Where("delivery_id = ?", delivery).Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) != 1 || raw[0].IP != tt.want.ip || raw[0].UserAgent != tt.want.ua || raw[0].Method != tt.hit.Method ||
+				raw[0].LinkCount != len(f.links) {
+				t.Errorf("ledger rows = %+v; want one with ip %q, ua %q, method %s, %d links", raw, tt.want.ip, tt.want.ua, tt.hit.Method, len(f.links))
 			}
 			project(t, f.proj)
 			var stored []Click
@@ -629,11 +639,11 @@ func TestServiceFollow(t *testing.T) {
 			if tt.wantIdx != 0 {
 				wantIdx = tt.wantIdx
 			}
-			if c.Automated != tt.want.automated || c.Reason != tt.want.reason || c.IP != tt.want.ip || c.UserAgent != tt.want.ua ||
-				c.Method != tt.hit.Method || c.LinkIdx != wantIdx || c.VariantID != f.variant || c.ExperimentID != f.experiment ||
+			if c.Automated != tt.want.automated || c.Reason != tt.want.reason || len(raw) != 1 || c.ID != raw[0].ID ||
+				c.LinkIdx != wantIdx || c.VariantID != f.variant || c.ExperimentID != f.experiment ||
 				c.DeliveryID != delivery || !c.ClickedAt.Equal(f.now) || c.ID == uuid.Nil {
-				t.Errorf("stored click = %+v\nwant automated %v, reason %q, ip %q, ua %q, method %s, link %d, variant %s, experiment %s, at %v",
-					c, tt.want.automated, tt.want.reason, tt.want.ip, tt.want.ua, tt.hit.Method, wantIdx, f.variant, f.experiment, f.now)
+				t.Errorf("stored click = %+v\nwant automated %v, reason %q, link %d, variant %s, experiment %s, at %v",
+					c, tt.want.automated, tt.want.reason, wantIdx, f.variant, f.experiment, f.now)
 			}
 		})
 	}

@@ -76,7 +76,7 @@ type ProjectorConfig struct {
 	// often it stores how far it is (as_of) (0: 250 ms).
 	Every time.Duration
 	// Gap is the shortest time between two chunks while clicks keep coming,
-	// so that they are projected in fewer, larger transactions (0: 50 ms).
+	// so that they are projected in fewer, larger transactions (0: 200 ms).
 	Gap time.Duration
 	// Lease is how long the lease lasts unless renewed (0: 15 s).
 	Lease time.Duration
@@ -102,7 +102,7 @@ func NewProjector(main *bun.DB, ledger *Ledger, deliveries Deliveries, cfg Proje
 		cfg.Every = 250 * time.Millisecond
 	}
 	if cfg.Gap <= 0 {
-		cfg.Gap = 50 * time.Millisecond
+		cfg.Gap = 200 * time.Millisecond
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
@@ -300,7 +300,7 @@ func (p *Projector) pass(ctx context.Context) (int, bool, error) {
 		asOf = t0 // every click committed before t0 is in this chunk or an earlier one
 	}
 
-	clicks := classifyRequests(raw)
+	clicks, spooled := classifyRequests(raw)
 	facts, err := p.facts(ctx, clicks)
 	if err != nil {
 		return 0, false, err
@@ -328,8 +328,33 @@ func (p *Projector) pass(ctx context.Context) (int, bool, error) {
 		if err := st.advance(ctx, p.cfg.Holder, pos, next, asOf, len(raw), now, now.Add(p.cfg.Lease)); err != nil {
 			return err
 		}
-		stored, err := st.insertClassified(ctx, clicks)
-		if err != nil {
+		// A click can be in the ledger twice only when the spool replayed it
+		// after its first write did commit after all; that first write comes
+		// first in the ledger's order, so only clicks that came through the
+		// spool can be there already.
+		stored := make(map[uuid.UUID]bool, len(clicks))
+		for _, c := range clicks {
+			stored[c.ID] = true
+		}
+		if len(spooled) > 0 {
+			seen, err := st.classified(ctx, spooled)
+			if err != nil {
+				return err
+			}
+			for id := range seen {
+				delete(stored, id)
+			}
+		}
+		fresh := clicks
+		if len(stored) < len(clicks) {
+			fresh = make([]Click, 0, len(stored))
+			for _, c := range clicks {
+				if stored[c.ID] {
+					fresh = append(fresh, c)
+				}
+			}
+		}
+		if err := st.insertClassified(ctx, fresh); err != nil {
 			return err
 		}
 		var gone []Click
@@ -390,21 +415,26 @@ func (p *Projector) idle(ctx context.Context, pos LedgerPos, caughtUp bool, t0 t
 }
 
 // classifyRequests turns ledger rows into clicks classified by the request
-// alone (method, user agent), leaving out a click id seen twice in the chunk.
-func classifyRequests(raw []RawClick) []Click {
-	clicks := make([]Click, 0, len(raw))
+// alone (method, user agent), leaving out a click id seen twice in the
+// chunk, and lists the ids of those that came through the spool. The
+// classified view keeps no copy of the request's method, user agent and IP:
+// the ledger has them, under the click's id.
+func classifyRequests(raw []RawClick) (clicks []Click, spooled []uuid.UUID) {
+	clicks = make([]Click, 0, len(raw))
 	seen := make(map[uuid.UUID]struct{}, len(raw))
 	for _, r := range raw {
 		if _, dup := seen[r.ID]; dup {
 			continue
 		}
 		seen[r.ID] = struct{}{}
+		if r.Spooled {
+			spooled = append(spooled, r.ID)
+		}
 		automated, reason := Classify(r.Method, r.UserAgent)
 		clicks = append(clicks, Click{ID: r.ID, DeliveryID: r.DeliveryID, ExperimentID: r.ExperimentID, VariantID: r.VariantID,
-			LinkIdx: r.LinkIdx, LinkCount: r.LinkCount, ClickedAt: r.ClickedAt.UTC(), Method: r.Method, UserAgent: r.UserAgent,
-			IP: r.IP, Automated: automated, Reason: reason})
+			LinkIdx: r.LinkIdx, LinkCount: r.LinkCount, ClickedAt: r.ClickedAt.UTC(), Automated: automated, Reason: reason})
 	}
-	return clicks
+	return clicks, spooled
 }
 
 // facts returns the facts of the chunk's deliveries, from memory when it can.

@@ -102,7 +102,7 @@ func Recount(ctx context.Context, ledger *Ledger, deliveries Deliveries, db bun.
 	if len(raw) == 0 {
 		return r, nil
 	}
-	clicks := classifyRequests(raw)
+	clicks, _ := classifyRequests(raw)
 	facts := map[uuid.UUID]DeliveryFacts{}
 	if deliveries != nil {
 		var ids []uuid.UUID

@@ -82,17 +82,31 @@ func (s *Store) VariantLinks(ctx context.Context, variantID uuid.UUID) ([]Link, 
 
 // ---- the classified view (clicks) ----
 
-// insertClassified stores the projector's classified clicks and returns the
-// ids it stored: a click already there (the spool replayed it after its
-// first write did commit) is left as it was.
-func (s *Store) insertClassified(ctx context.Context, clicks []Click) (map[uuid.UUID]bool, error) {
-	var ids []uuid.UUID
-	if err := s.db.NewInsert().Model(&clicks).On("CONFLICT (id) DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
-		return nil, fmt.Errorf("tracking: store classified clicks: %w", err)
+// insertClassified stores the projector's classified clicks. A click whose
+// id is there already (which Projector.pass rules out beforehand) is left
+// as it was rather than stopping the projector.
+func (s *Store) insertClassified(ctx context.Context, clicks []Click) error {
+	for start := 0; start < len(clicks); start += 2000 {
+		part := clicks[start:min(len(clicks), start+2000)]
+		if _, err := s.db.NewInsert().Model(&part).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+			return fmt.Errorf("tracking: store classified clicks: %w", err)
+		}
 	}
-	out := make(map[uuid.UUID]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
+	return nil
+}
+
+// classified returns which of ids are in the classified view.
+func (s *Store) classified(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	for start := 0; start < len(ids); start += 1000 {
+		var have []uuid.UUID
+		if err := s.db.NewSelect().Model((*Click)(nil)).Column("id").Where("id IN (?)", bun.In(ids[start:min(len(ids), start+1000)])).
+			Scan(ctx, &have); err != nil {
+			return nil, fmt.Errorf("tracking: classified clicks: %w", err)
+		}
+		for _, id := range have {
+			out[id] = true
+		}
 	}
 	return out, nil
 }

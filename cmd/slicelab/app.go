@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // SLICELAB_PPROF_ADDR
 	"path/filepath"
 	"time"
 
@@ -231,6 +232,19 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("river: start: %w", err)
 		}
 		a.proj.Start()
+	}
+	if a.cfg.PprofAddr != "" {
+		// Go's profiler, on a listener of its own (net/http/pprof registers
+		// on http.DefaultServeMux, which nothing else serves).
+		pln, err := net.Listen("tcp", a.cfg.PprofAddr)
+		if err != nil {
+			a.close()
+			return fmt.Errorf("SLICELAB_PPROF_ADDR: %w", err)
+		}
+		psrv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
+		a.log.Info("profiler listening", "addr", pln.Addr().String())
 	}
 	var srv *http.Server
 	srvErr := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -63,7 +64,14 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		if err != nil {
 			return nil, err
 		}
-		ledger, err := openPostgres(ctx, t.dsn, pgLedgerConns)
+		dsn := t.dsn
+		if !t.clickFsync { // the ledger's sessions only
+			if dsn, err = withParam(dsn, "synchronous_commit", "off"); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		ledger, err := openPostgres(ctx, dsn, pgLedgerConns)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -74,7 +82,11 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	ledger, err := migrations.LedgerWriter.Open(ctx, migrations.LedgerPath(t.dsn))
+	writer := migrations.LedgerWriter
+	if !t.clickFsync { // WAL: commits are not fsynced, checkpoints are
+		writer.Synchronous = "NORMAL"
+	}
+	ledger, err := writer.Open(ctx, migrations.LedgerPath(t.dsn))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -86,6 +98,19 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		return nil, err
 	}
 	return &store{db: db, ledger: ledger, ledgerRead: read}, nil
+}
+
+// withParam sets a query parameter of a postgres:// URL (pgx passes unknown
+// ones to the server as run-time settings of the session).
+func withParam(dsn, key, value string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("SLICELAB_DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 func (s *store) Close() error {
