@@ -227,7 +227,7 @@ func (p *Projector) Step(ctx context.Context) (int, bool, error) {
 	}
 	n, caughtUp, err := p.pass(ctx)
 	if errors.Is(err, errLeaseLost) {
-		p.drop()
+		p.drop(true)
 		return 0, false, nil
 	}
 	return n, caughtUp, err
@@ -258,10 +258,11 @@ func (p *Projector) acquire(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-func (p *Projector) drop() {
+// drop forgets the lease (lost, or given up) and what was known under it.
+func (p *Projector) drop(lost bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.holding {
+	if p.holding && lost {
 		p.log.Warn("click projector lost its lease", "holder", p.cfg.Holder)
 	}
 	p.holding = false
@@ -277,7 +278,7 @@ func (p *Projector) release() {
 	if err := NewStore(p.main).releaseLease(ctx, p.cfg.Holder); err != nil {
 		p.log.Warn("click projector: give up the lease", "err", err)
 	}
-	p.drop()
+	p.drop(false)
 }
 
 // pass projects the next chunk of the ledger.
