@@ -531,3 +531,40 @@ func TestProjectorStartStop(t *testing.T) {
 		t.Errorf("after Stop: %+v; want no holder and %d projected", st, len(clicks))
 	}
 }
+
+// The projector's cost per click: spread traffic (2,000 emails clicked in
+// turn) and one link hammered, projected in chunks of 500 rows.
+//
+//	go test ./tracking -run '^$' -bench Projector -benchtime 20000x
+func BenchmarkProjector(b *testing.B) {
+	for _, kind := range []string{"spread", "hammered"} {
+		b.Run(kind, func(b *testing.B) {
+			d := openTestDB(b)
+			deliveries := make([]uuid.UUID, 2000)
+			for i := range deliveries {
+				deliveries[i] = uuid.New()
+			}
+			t0 := time.Now().UTC()
+			clicks := make([]RawClick, b.N)
+			for i := range clicks {
+				dv := deliveries[i%len(deliveries)]
+				if kind == "hammered" {
+					dv = deliveries[0]
+				}
+				clicks[i] = RawClick{ID: NewID(), DeliveryID: dv, VariantID: testVariant, ExperimentID: trafficExperiment,
+					LinkIdx: 0, LinkCount: 2, ClickedAt: t0.Add(time.Duration(i) * 50 * time.Microsecond), Method: "GET",
+					UserAgent: uaChrome, IP: "203.0.113.0/24"}
+			}
+			l := NewLedger(d.ledger)
+			for start := 0; start < len(clicks); start += 1000 {
+				if err := l.Append(context.Background(), clicks[start:min(len(clicks), start+1000)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p := d.newProjector(trafficDeliveries(), trafficRules)
+			p.cfg.Chunk = 500
+			b.ResetTimer()
+			project(b, p)
+		})
+	}
+}
