@@ -367,8 +367,13 @@ func TestClicksWhileTheDatabaseIsAway(t *testing.T) {
 		}
 		e := startEnv(t, db)
 		tok, exp, paths := launchForClicks(t, e, 30)
-		// The destinations of both variants are cached, as they are once
+		// The destinations of every variant are cached, as they are once
 		// people have started clicking.
+		for _, p := range paths {
+			if resp := click(t, "GET", e.base+p, browserUA); resp.StatusCode != http.StatusFound {
+				t.Fatalf("%s answered %d", p, resp.StatusCode)
+			}
+		}
 		load := startLoad(e.base, paths, 6)
 		waitLoad(t, load, 100)
 		before := e.metrics()
