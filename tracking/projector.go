@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,9 +47,11 @@ type Projector struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	wake   chan struct{}
+	urgent atomic.Bool // a reader waits (Fresh): skip the Gap
+	store  atomic.Bool // and wants as_of stored at once
+	stop   context.CancelFunc
+	done   chan struct{}
 
 	mu      sync.Mutex // guards the fields below for Lag and State
 	holding bool
@@ -59,6 +62,7 @@ type Projector struct {
 	renewed    time.Time
 	asOfStored time.Time
 	dirty      bool
+	passed     chan struct{} // closed (and replaced) after every pass
 
 	cache projCache
 
@@ -120,7 +124,7 @@ func NewProjector(main *bun.DB, ledger *Ledger, deliveries Deliveries, cfg Proje
 		now = time.Now
 	}
 	return &Projector{main: main, ledger: ledger, deliveries: deliveries, cfg: cfg, now: now, log: cfg.Log,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), passed: make(chan struct{})}
 }
 
 // Notify tells the projector that the ledger has new clicks (cheap; never blocks).
@@ -174,17 +178,29 @@ func (p *Projector) run(ctx context.Context) {
 			wait = time.Second
 		case !p.Holding():
 			wait = p.cfg.Lease / 3
-		case !caughtUp:
+		case !caughtUp && n > 0:
 			continue
+		case !caughtUp: // rows held back behind a running transaction (PostgreSQL)
+			wait = 20 * time.Millisecond
 		default:
 			// Idle: wait for new clicks, then give them Gap to batch up.
+			gapEnd := last.Add(p.cfg.Gap)
 			select {
 			case <-ctx.Done():
 				return
-			case <-p.wake:
+			case <-p.wake: // new clicks: give them Gap since the last chunk, unless a reader waits
 			case <-time.After(p.cfg.Every):
+				gapEnd = time.Time{}
 			}
-			wait = time.Until(last.Add(p.cfg.Gap))
+			for !p.urgent.Swap(false) && time.Now().Before(gapEnd) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.wake:
+				case <-time.After(time.Until(gapEnd)):
+				}
+			}
+			continue
 		}
 		if wait > 0 {
 			select {
@@ -194,6 +210,46 @@ func (p *Projector) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Fresh waits until every click recorded before it was called is in the
+// rollups, or until ctx ends (the rollups then lag; as_of says by how much).
+// When this process holds the lease it asks for a pass at once; otherwise
+// it watches the state the holder stores.
+func (p *Projector) Fresh(ctx context.Context) error {
+	t := p.now()
+	for {
+		p.mu.Lock()
+		holding, asOf, passed := p.holding, p.asOf, p.passed
+		p.mu.Unlock()
+		if !holding {
+			st, err := NewStore(p.main).ProjectionState(ctx)
+			if err != nil {
+				return err
+			}
+			asOf = st.AsOf
+		}
+		if !asOf.Before(t) {
+			return nil
+		}
+		p.urgent.Store(true)
+		p.store.Store(true)
+		p.Notify()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-passed:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// afterPass wakes Fresh's waiters.
+func (p *Projector) afterPass() {
+	p.mu.Lock()
+	close(p.passed)
+	p.passed = make(chan struct{})
+	p.mu.Unlock()
 }
 
 // Holding tells whether this projector holds the lease.
@@ -226,6 +282,7 @@ func (p *Projector) Step(ctx context.Context) (int, bool, error) {
 		}
 	}
 	n, caughtUp, err := p.pass(ctx)
+	p.afterPass()
 	if errors.Is(err, errLeaseLost) {
 		p.drop(true)
 		return 0, false, nil
@@ -386,8 +443,8 @@ func (p *Projector) pass(ctx context.Context) (int, bool, error) {
 }
 
 // idle notes that the projector is caught up as of t0, and stores that
-// (with a renewed lease) right after a chunk that did not, once a second,
-// and before the lease runs out.
+// (with a renewed lease) right after a chunk that did not, when a reader
+// waits for it, once a second, and before the lease runs out.
 func (p *Projector) idle(ctx context.Context, pos LedgerPos, caughtUp bool, t0 time.Time) error {
 	p.mu.Lock()
 	asOf, stored, renewed, dirty := p.asOf, p.asOfStored, p.renewed, p.dirty
@@ -397,7 +454,8 @@ func (p *Projector) idle(ctx context.Context, pos LedgerPos, caughtUp bool, t0 t
 	}
 	p.mu.Unlock()
 	now := time.Now().UTC()
-	if now.Sub(renewed) < p.cfg.Lease/3 && !(caughtUp && (dirty || t0.Sub(stored) >= time.Second)) {
+	asked := p.store.Swap(false) // a reader waits for as_of
+	if now.Sub(renewed) < p.cfg.Lease/3 && !(caughtUp && (dirty || asked || t0.Sub(stored) >= time.Second)) {
 		return nil
 	}
 	err := p.main.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -442,29 +500,29 @@ func classifyRequests(raw []RawClick) (clicks []Click, spooled []uuid.UUID) {
 func (p *Projector) facts(ctx context.Context, clicks []Click) (map[uuid.UUID]DeliveryFacts, error) {
 	out := map[uuid.UUID]DeliveryFacts{}
 	var missing []uuid.UUID
+	asked := map[uuid.UUID]bool{}
 	for _, c := range clicks {
-		if _, ok := out[c.DeliveryID]; ok {
+		if asked[c.DeliveryID] {
 			continue
 		}
+		asked[c.DeliveryID] = true
 		if f, ok := p.cache.facts[c.DeliveryID]; ok {
 			out[c.DeliveryID] = f
-			continue
+		} else {
+			missing = append(missing, c.DeliveryID)
 		}
-		out[c.DeliveryID] = DeliveryFacts{} // placeholder: asked once
-		missing = append(missing, c.DeliveryID)
-	}
-	for _, id := range missing {
-		delete(out, id)
 	}
 	if len(missing) == 0 || p.deliveries == nil {
 		return out, nil
 	}
-	got, err := p.deliveries.DeliveryFacts(ctx, p.main, missing)
-	if err != nil {
-		return nil, fmt.Errorf("tracking: delivery facts: %w", err)
-	}
-	for id, f := range got {
-		out[id] = f
+	for start := 0; start < len(missing); start += 1000 {
+		got, err := p.deliveries.DeliveryFacts(ctx, p.main, missing[start:min(len(missing), start+1000)])
+		if err != nil {
+			return nil, fmt.Errorf("tracking: delivery facts: %w", err)
+		}
+		for id, f := range got {
+			out[id] = f
+		}
 	}
 	return out, nil
 }

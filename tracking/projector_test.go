@@ -3,6 +3,7 @@ package tracking
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -566,5 +567,66 @@ func BenchmarkProjector(b *testing.B) {
 			b.ResetTimer()
 			project(b, p)
 		})
+	}
+}
+
+// Fresh returns once every click recorded before it was called is counted:
+// at once when they are, after a pass when the projector runs here, and by
+// watching the stored state when another process projects.
+func TestProjectorFresh(t *testing.T) {
+	d := openTestDB(t)
+	ctx := context.Background()
+	p := d.newProjector(trafficDeliveries(), trafficRules)
+	p.cfg.Gap = time.Hour // only a waiting reader makes it skip the gap
+	rec := d.newRecorder(t, RecorderConfig{Committed: p.Notify})
+	p.Start()
+	defer p.Stop()
+	clicks := orderedTraffic(8, 40)
+	for _, c := range clicks[:20] {
+		if err := rec.Record(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Fresh(fctx); err != nil {
+		t.Fatalf("Fresh: %v", err)
+	}
+	if n := countClicks(t, d.main, ""); n != 20 {
+		t.Fatalf("%d clicks counted when Fresh returned, want 20", n)
+	}
+	for _, c := range clicks[20:] {
+		if err := rec.Record(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Fresh(fctx); err != nil {
+		t.Fatalf("Fresh with a pass in its gap: %v", err)
+	}
+	if n := countClicks(t, d.main, ""); n != 40 {
+		t.Fatalf("%d clicks counted when Fresh returned, want 40", n)
+	}
+	asOf, err := NewStore(d.main).ClicksAsOf(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(asOf) > 10*time.Second {
+		t.Errorf("as_of %v was not stored for the waiting reader", asOf)
+	}
+	// Another process's view: it waits on the stored state.
+	other := d.newProjector(trafficDeliveries(), trafficRules)
+	if err := other.Fresh(fctx); err != nil {
+		t.Fatalf("Fresh from a process that does not project: %v", err)
+	}
+	// Nothing projects: Fresh gives up when its context ends.
+	p.Stop()
+	short, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel2()
+	if err := rec.Record(ctx, orderedTraffic(9, 1)[0]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the click is older than the call
+	if err := other.Fresh(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Fresh with no projector running = %v, want the deadline", err)
 	}
 }

@@ -218,7 +218,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	if ln != nil {
 		var err error
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
-			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now})
+			Ready: a.st.db.PingContext, ClicksCounted: a.proj.Fresh, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, Log: a.log, Now: a.now})
 		if err != nil {
 			a.close()
 			return err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"slicelab/cmd/slicelab/internal/web"
 	"slicelab/migrations"
@@ -567,4 +568,43 @@ func TestRequestLogsCarryRequestIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// SLICELAB_CLICK_FSYNC sets how the ledger's connections commit, and only
+// theirs: SQLite synchronous FULL or NORMAL, PostgreSQL synchronous_commit
+// on or off.
+func TestClickFsyncSetting(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
+		url := dbURL(t)
+		for _, fsync := range []string{"on", "off"} {
+			cfg, err := loadConfig(func(k string) string {
+				return map[string]string{"SLICELAB_DATABASE_URL": url, "SLICELAB_CLICK_FSYNC": fsync, "SLICELAB_DATA_DIR": t.TempDir()}[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := openStore(context.Background(), cfg.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			setting := func(db *bun.DB) string {
+				var v string
+				q := "PRAGMA synchronous"
+				if st.postgres {
+					q = "SHOW synchronous_commit"
+				}
+				if err := db.NewRaw(q).Scan(context.Background(), &v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			ledger, main := setting(st.ledger), setting(st.db)
+			st.Close()
+			want := map[bool]map[string]string{false: {"on": "2", "off": "1"}, true: {"on": "on", "off": "off"}}[st.postgres][fsync]
+			wantMain := map[bool]string{false: "2", true: "on"}[st.postgres]
+			if ledger != want || main != wantMain {
+				t.Errorf("SLICELAB_CLICK_FSYNC=%s: the ledger's connections have %s, the main ones %s; want %s and %s", fsync, ledger, main, want, wantMain)
+			}
+		}
+	})
 }

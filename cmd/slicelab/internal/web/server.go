@@ -39,6 +39,11 @@ type Deps struct {
 	Sender *experiments.Sender
 	// Ready tells whether the database is reachable (/readyz).
 	Ready func(context.Context) error
+	// ClicksCounted waits until the clicks recorded so far are in the
+	// rollups (or its context ends); results and the weekly review call it
+	// first, so that they count the clicks their reader has just made. Nil:
+	// no wait.
+	ClicksCounted func(context.Context) error
 	// Metrics serves the Prometheus metrics (/metrics); nil: none. With a
 	// MetricsToken a scraper must send it as a bearer token; without one
 	// only clients on the loopback interface are answered.
@@ -107,6 +112,20 @@ func newRequestIDs() func() string {
 // requestID is the id of the request being answered.
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// clicksWait is how long results and the weekly review wait for clicks to
+// be counted; past it they answer with what is counted (and say as_of).
+const clicksWait = 2 * time.Second
+
+// clicksCounted waits (a little) for the clicks recorded so far to be counted.
+func (s *server) clicksCounted(c echo.Context) {
+	if s.ClicksCounted == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), clicksWait)
+	defer cancel()
+	_ = s.ClicksCounted(ctx)
 }
 
 // render executes a page (one template set per page, with the layout).
