@@ -60,14 +60,61 @@ func NewLedger(db bun.IDB) *Ledger {
 
 // Append writes clicks in one INSERT: no reads, one round trip (and one
 // commit) for the whole batch.
+//
+// On PostgreSQL the batch goes as one array per column into one statement
+// whatever its size (unnest), which the driver prepares once per connection:
+// the server does not parse and plan an INSERT per batch.
 func (l *Ledger) Append(ctx context.Context, clicks []RawClick) error {
 	if len(clicks) == 0 {
 		return nil
 	}
-	if _, err := l.db.NewInsert().Model(&clicks).Exec(ctx); err != nil {
+	var err error
+	if l.pg {
+		err = l.appendPG(ctx, clicks)
+	} else {
+		_, err = l.db.NewInsert().Model(&clicks).Exec(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("tracking: append to the click ledger: %w", err)
 	}
 	return nil
+}
+
+const appendPG = `INSERT INTO click_ledger (id, delivery_id, variant_id, experiment_id, link_idx, link_count, clicked_at, method, user_agent, ip, spooled)
+	SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::bool[])`
+
+func (l *Ledger) appendPG(ctx context.Context, clicks []RawClick) error {
+	n := len(clicks)
+	ids, deliveries, variants, experiments := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	links, counts := make([]int32, n), make([]int32, n)
+	at := make([]time.Time, n)
+	methods, agents, ips := make([]string, n), make([]string, n), make([]string, n)
+	spooled := make([]bool, n)
+	for i, c := range clicks {
+		ids[i], deliveries[i], variants[i], experiments[i] = c.ID.String(), c.DeliveryID.String(), c.VariantID.String(), c.ExperimentID.String()
+		links[i], counts[i], at[i] = int32(c.LinkIdx), int32(c.LinkCount), c.ClickedAt
+		methods[i], agents[i], ips[i], spooled[i] = c.Method, c.UserAgent, c.IP, c.Spooled
+	}
+	_, err := driverExec(l.db).ExecContext(ctx, appendPG, ids, deliveries, variants, experiments, links, counts, at, methods, agents, ips, spooled)
+	return err
+}
+
+// driverExec is the database/sql handle under a bun handle: its arguments go
+// to the driver as they are (bun would write them into the SQL text).
+func driverExec(db bun.IDB) interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+} {
+	switch d := db.(type) {
+	case *bun.DB:
+		return d.DB
+	case bun.Tx:
+		return d.Tx
+	case *bun.Tx:
+		return d.Tx
+	case bun.Conn:
+		return d.Conn
+	}
+	panic(fmt.Sprintf("tracking: no database/sql handle under %T", db))
 }
 
 const ledgerColumns = "seq, id, delivery_id, variant_id, experiment_id, link_idx, link_count, clicked_at, method, user_agent, ip, spooled"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // Store is tracking's SQL: the only code that names tracking's tables
@@ -84,8 +85,29 @@ func (s *Store) VariantLinks(ctx context.Context, variantID uuid.UUID) ([]Link, 
 
 // insertClassified stores the projector's classified clicks. A click whose
 // id is there already (which Projector.pass rules out beforehand) is left
-// as it was rather than stopping the projector.
+// as it was rather than stopping the projector. On PostgreSQL the chunk goes
+// as one array per column into one prepared statement (see Ledger.Append).
 func (s *Store) insertClassified(ctx context.Context, clicks []Click) error {
+	if len(clicks) == 0 {
+		return nil
+	}
+	if s.db.Dialect().Name() == dialect.PG {
+		n := len(clicks)
+		ids, deliveries, experiments, variants, contacts := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		links, at, automated, reasons := make([]int32, n), make([]time.Time, n), make([]bool, n), make([]string, n)
+		for i, c := range clicks {
+			ids[i], deliveries[i], experiments[i], variants[i], contacts[i] = c.ID.String(), c.DeliveryID.String(),
+				c.ExperimentID.String(), c.VariantID.String(), c.ContactID.String()
+			links[i], at[i], automated[i], reasons[i] = int32(c.LinkIdx), c.ClickedAt, c.Automated, c.Reason
+		}
+		if _, err := driverExec(s.db).ExecContext(ctx, `INSERT INTO clicks (id, delivery_id, experiment_id, variant_id, contact_id, link_idx, clicked_at, method, user_agent, ip, automated, reason)
+			SELECT id, d, e, v, c, l, t, '', '', '', a, r FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[], $8::bool[], $9::text[])
+				AS u (id, d, e, v, c, l, t, a, r)
+			ON CONFLICT (id) DO NOTHING`, ids, deliveries, experiments, variants, contacts, links, at, automated, reasons); err != nil {
+			return fmt.Errorf("tracking: store classified clicks: %w", err)
+		}
+		return nil
+	}
 	for start := 0; start < len(clicks); start += 2000 {
 		part := clicks[start:min(len(clicks), start+2000)]
 		if _, err := s.db.NewInsert().Model(&part).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
