@@ -40,6 +40,12 @@ type RecorderConfig struct {
 	// CommitTimeout is how long a batch may wait for the ledger before it
 	// goes to the spool instead (0: 2 s).
 	CommitTimeout time.Duration
+	// Linger: a writer that finds fewer than lingerBelow clicks queued
+	// waits this long for more before it writes them (0: 200 µs; negative:
+	// never). When commits are fast, batches would otherwise stay tiny and
+	// each click would pay a whole statement; a fraction of a millisecond
+	// lets the next requests join.
+	Linger time.Duration
 	// Spool takes the clicks while the ledger cannot be written; nil: the
 	// error reaches the callers.
 	Spool *Spool
@@ -77,6 +83,9 @@ type Recorder struct {
 	closeOnce  sync.Once
 }
 
+// lingerBelow: a batch this small waits RecorderConfig.Linger for company.
+const lingerBelow = 8
+
 type pendingBatch struct {
 	clicks []RawClick
 	done   chan struct{}
@@ -101,6 +110,9 @@ func NewRecorder(ledger *Ledger, cfg RecorderConfig) *Recorder {
 	}
 	if cfg.ReplayEvery <= 0 {
 		cfg.ReplayEvery = time.Second
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 200 * time.Microsecond
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -168,6 +180,11 @@ func (r *Recorder) writer() {
 		r.mu.Lock()
 		for len(r.ready) == 0 && len(r.cur.clicks) == 0 && !r.closed {
 			r.cond.Wait()
+		}
+		if r.cfg.Linger > 0 && len(r.ready) == 0 && len(r.cur.clicks) < lingerBelow && !r.closed {
+			r.mu.Unlock()
+			time.Sleep(r.cfg.Linger)
+			r.mu.Lock()
 		}
 		var b *pendingBatch
 		switch {
