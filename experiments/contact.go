@@ -75,7 +75,7 @@ type ImportError struct{ Result ImportResult }
 
 func (e *ImportError) Error() string {
 	first := e.Result.Errors[0]
-	return fmt.Sprintf("experiments: import refused, %d bad rows (first: row %d, %s: %s); nothing was imported",
+	return fmt.Sprintf("import refused, %d bad rows (first: row %d, %s: %s); nothing was imported",
 		len(e.Result.Errors), first.Row, first.Field, first.Message)
 }
 

@@ -10,15 +10,15 @@ import (
 
 // Domain errors; cmd/slicelab maps them to HTTP statuses in one place.
 var (
-	ErrNotFound     = errors.New("experiments: not found")
-	ErrUnauthorized = errors.New("experiments: missing or unknown API token")
-	ErrForbidden    = errors.New("experiments: the token's role does not allow this")
+	ErrNotFound     = errors.New("not found")
+	ErrUnauthorized = errors.New("missing or unknown API token")
+	ErrForbidden    = errors.New("your role does not allow this")
 )
 
 // ConflictError says an action does not fit the current state (409).
 type ConflictError struct{ Reason string }
 
-func (e *ConflictError) Error() string { return "experiments: conflict: " + e.Reason }
+func (e *ConflictError) Error() string { return e.Reason }
 
 // ValidationError lists bad input by field (422). Nothing was stored.
 type ValidationError struct {
@@ -31,7 +31,7 @@ func (e *ValidationError) Error() string {
 	for _, k := range keys {
 		parts = append(parts, k+": "+e.Fields[k])
 	}
-	return "experiments: invalid input: " + strings.Join(parts, "; ")
+	return "invalid input: " + strings.Join(parts, "; ")
 }
 
 // fieldErrors collects field errors while validating.

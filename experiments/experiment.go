@@ -1,17 +1,22 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slicelab/tracking"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // Status of an experiment.
@@ -44,6 +49,7 @@ type Experiment struct {
 	Initiative  string     `bun:"initiative" json:"initiative"`
 	Status      Status     `bun:"status" json:"status"`
 	Holdout     float64    `bun:"holdout" json:"holdout"`
+	Engine      string     `bun:"engine" json:"engine"` // bayesian | frequentist: decides the winner, the verdict and the summary
 	Tags        []string   `bun:"audience_tags,type:text" json:"-"`
 	CreatedAt   time.Time  `bun:"created_at" json:"created_at"`
 	UpdatedAt   time.Time  `bun:"updated_at" json:"updated_at"`
@@ -71,6 +77,15 @@ type Experiment struct {
 	Audience  Audience        `bun:"-" json:"audience"`
 	Variants  []*Variant      `bun:"rel:has-many,join:id=experiment_id" json:"variants"`
 	Progress  *Progress       `bun:"-" json:"progress"`
+	// Warnings point out what saved but may not do what was meant (answers
+	// to create and change only; not stored).
+	Warnings []Warning `bun:"-" json:"warnings,omitempty"`
+}
+
+// Warning is a remark on input that was accepted.
+type Warning struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 // Variant is one version of the email.
@@ -90,6 +105,8 @@ type Variant struct {
 	TextCompiled string    `bun:"text_compiled" json:"-"`
 
 	Links []string `bun:"-" json:"links"` // tracked destinations, in link index order
+
+	attrs map[string][]string // contact attributes each template reads, by field (at save time)
 }
 
 // Progress counts deliveries by status.
@@ -142,6 +159,7 @@ type CreateInput struct {
 	Hypothesis string         `json:"hypothesis"`
 	Initiative string         `json:"initiative"`
 	Holdout    float64        `json:"holdout"`
+	Engine     string         `json:"engine"` // bayesian (default) or frequentist
 	Audience   Audience       `json:"audience"`
 	Variants   []VariantInput `json:"variants"`
 	Winner     *WinnerInput   `json:"winner"`
@@ -162,6 +180,9 @@ type WinnerInput struct {
 // maxVariants bounds the arms of one experiment.
 const maxVariants = 20
 
+// maxWeight bounds a variant's (relative) weight, so that sums stay exact.
+const maxWeight = 1_000_000
+
 // validate checks the input and compiles every variant; the returned variants
 // are ready to store.
 func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
@@ -169,15 +190,35 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
 		fe.add("name", "is required")
-	} else if len(in.Name) > 200 {
+	} else if utf8.RuneCountInString(in.Name) > 200 || !utf8.ValidString(in.Name) {
 		fe.add("name", "must be at most 200 characters")
+	}
+	for f, v := range map[string]string{"hypothesis": in.Hypothesis, "initiative": in.Initiative} {
+		limit := 2000
+		if f == "initiative" {
+			limit = 200
+		}
+		if utf8.RuneCountInString(v) > limit || !utf8.ValidString(v) {
+			fe.add(f, "must be at most %d characters", limit)
+		}
+	}
+	if len(in.Audience.Tags) > 50 {
+		fe.add("audience.tags", "at most 50 tags")
+	}
+	switch in.Engine {
+	case "", EngineBayesian, EngineFrequentist:
+	default:
+		fe.add("engine", "%q is not bayesian or frequentist", in.Engine)
 	}
 	if math.IsNaN(in.Holdout) || in.Holdout < 0 || in.Holdout >= 1 {
 		fe.add("holdout", "must be a share from 0 up to (not including) 1, e.g. 0.1 for 10%%")
 	}
 	for i, t := range in.Audience.Tags {
-		if strings.TrimSpace(t) == "" {
+		switch {
+		case strings.TrimSpace(t) == "":
 			fe.add(fmt.Sprintf("audience.tags[%d]", i), "must not be empty")
+		case utf8.RuneCountInString(t) > 100:
+			fe.add(fmt.Sprintf("audience.tags[%d]", i), "must be at most 100 characters")
 		}
 	}
 	switch n := len(in.Variants); {
@@ -203,9 +244,12 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 		if vi.Weight != nil {
 			w = *vi.Weight
 		}
-		if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
-			fe.add(p+"weight", "must be a number of 0 or more")
-		} else {
+		switch {
+		case math.IsNaN(w) || math.IsInf(w, 0) || w <= 0:
+			fe.add(p+"weight", "must be a number above 0, e.g. 1 (a variant that should get nobody does not belong in the experiment)")
+		case w > maxWeight:
+			fe.add(p+"weight", "must be at most %d; weights are relative, so 1 and 3 split 25 %% / 75 %%", int(maxWeight))
+		default:
 			total += w
 		}
 		if vi.Control {
@@ -223,9 +267,6 @@ func (in *CreateInput) validate(footers Config) ([]*Variant, error) {
 	if len(in.Variants) > 0 {
 		if controls != 1 {
 			fe.add("variants", "exactly one variant must be the control (found %d)", controls)
-		}
-		if total <= 0 && !hasField(fe, "weight") {
-			fe.add("variants", "the weights must add up to more than 0")
 		}
 	}
 	in.validateWinner(fe)
@@ -247,10 +288,10 @@ func (in *CreateInput) validateWinner(fe fieldErrors) {
 	if d, err := time.ParseDuration(w.Wait); err != nil || d <= 0 || d > 30*24*time.Hour {
 		fe.add("winner.wait", "must be a duration such as 4h or 90m, at most 720h")
 	}
-	if w.MinPerArm != nil && *w.MinPerArm < 1 {
-		fe.add("winner.min_per_arm", "must be at least 1")
+	if w.MinPerArm != nil && (*w.MinPerArm < 1 || *w.MinPerArm > 10_000_000) {
+		fe.add("winner.min_per_arm", "must be from 1 to 10,000,000")
 	}
-	if w.MinChance != nil && (*w.MinChance <= 0.5 || *w.MinChance >= 1) {
+	if w.MinChance != nil && !(*w.MinChance > 0.5 && *w.MinChance < 1) {
 		fe.add("winner.min_chance", "must be between 0.5 and 1, e.g. 0.95")
 	}
 	switch w.Fallback {
@@ -270,11 +311,11 @@ func (in *CreateInput) validateViability(fe fieldErrors) {
 	}
 	switch v.Metric {
 	case "ctr", "event_rate":
-		if v.Threshold <= 0 || v.Threshold > 1 {
+		if !(v.Threshold > 0 && v.Threshold <= 1) {
 			fe.add("viability.threshold", "must be a rate above 0 and at most 1, e.g. 0.05 for 5%%")
 		}
 	case "lift":
-		if v.Threshold <= -1 || math.IsNaN(v.Threshold) {
+		if !(v.Threshold > -1 && v.Threshold < 1e6) {
 			fe.add("viability.threshold", "must be a relative lift above -1, e.g. 0.1 for +10%%")
 		}
 		if len(in.Variants) < 2 {
@@ -283,10 +324,10 @@ func (in *CreateInput) validateViability(fe fieldErrors) {
 	default:
 		fe.add("viability.metric", "must be ctr, lift or event_rate")
 	}
-	if v.MinChance < 0 || v.MinChance >= 1 {
+	if !(v.MinChance >= 0 && v.MinChance < 1) {
 		fe.add("viability.min_chance", "must be from 0 up to (not including) 1, e.g. 0.95")
 	}
-	if v.MinSample < 0 {
+	if v.MinSample < 0 || v.MinSample > 10_000_000 {
 		fe.add("viability.min_sample", "must be 0 (the default, 100) or more")
 	}
 }
@@ -306,19 +347,37 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 	if err != nil {
 		return nil, err
 	}
+	if len(in.KeyResultIDs) > 0 && s.linker == nil {
+		return nil, &ValidationError{Fields: map[string]string{"key_result_ids": "key results are not available here"}}
+	}
 	now := s.now().UTC()
-	tags := in.Audience.Tags
-	if tags == nil {
-		tags = []string{}
+	e := &Experiment{ID: tracking.NewID(), TeamID: teamID, Status: StatusDraft, CreatedAt: now}
+	e.apply(in, now)
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
+			return err
+		}
+		return s.saveContent(ctx, tx, e, variants, in.KeyResultIDs)
+	})
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("experiments: create: %w", err)
 	}
-	for i := range tags {
-		tags[i] = strings.TrimSpace(tags[i])
+	return s.withWarnings(ctx, teamID, e.ID, variants)
+}
+
+// apply sets an experiment's settings from (validated) input.
+func (e *Experiment) apply(in CreateInput, now time.Time) {
+	tags := make([]string, 0, len(in.Audience.Tags))
+	for _, t := range in.Audience.Tags {
+		tags = append(tags, strings.TrimSpace(t))
 	}
-	e := &Experiment{ID: tracking.NewID(), TeamID: teamID, Name: in.Name, Hypothesis: strings.TrimSpace(in.Hypothesis),
-		Initiative: strings.TrimSpace(in.Initiative), Status: StatusDraft, Holdout: in.Holdout, Tags: tags,
-		CreatedAt: now, UpdatedAt: now, Variants: variants,
-		WinnerMinPerArm: 100, WinnerMinChance: 0.95, WinnerFallback: "control",
-		ViabilityMinChance: 0.95, ViabilityMinSample: 100}
+	e.Name, e.Hypothesis, e.Initiative = in.Name, strings.TrimSpace(in.Hypothesis), strings.TrimSpace(in.Initiative)
+	e.Holdout, e.Engine, e.Tags, e.UpdatedAt = in.Holdout, cmp.Or(in.Engine, EngineBayesian), tags, now
+	e.TestShare, e.WinnerWaitSeconds, e.WinnerMinPerArm, e.WinnerMinChance, e.WinnerFallback = nil, 0, 100, 0.95, "control"
 	if w := in.Winner; w != nil {
 		d, _ := time.ParseDuration(w.Wait)
 		share := w.TestShare
@@ -333,6 +392,7 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 			e.WinnerFallback = w.Fallback
 		}
 	}
+	e.ViabilityMetric, e.ViabilityThreshold, e.ViabilityMinChance, e.ViabilityMinSample = "", 0, 0.95, 100
 	if v := in.Viability; v != nil {
 		e.ViabilityMetric, e.ViabilityThreshold = v.Metric, v.Threshold
 		if v.MinChance > 0 {
@@ -342,40 +402,169 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, in CreateInput) 
 			e.ViabilityMinSample = v.MinSample
 		}
 	}
+}
+
+// saveContent stores a draft's variants with their tracked links, and links
+// it to key results.
+func (s *Service) saveContent(ctx context.Context, tx bun.Tx, e *Experiment, variants []*Variant, keyResultIDs []uuid.UUID) error {
+	if len(keyResultIDs) > 0 {
+		if err := s.linker.LinkNewExperiment(ctx, tx, e.TeamID, e.ID, keyResultIDs); err != nil {
+			return err
+		}
+	}
+	for _, v := range variants {
+		v.ExperimentID = e.ID
+	}
+	if _, err := tx.NewInsert().Model(&variants).Exec(ctx); err != nil {
+		return err
+	}
+	links := s.clicks.WithTx(tx)
+	for _, v := range variants {
+		if err := links.SaveLinks(ctx, e.ID, v.ID, v.Links); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DraftInput returns a draft as the input that would create it, so that a
+// change can start from it (PATCH sends only what changes).
+func (s *Service) DraftInput(ctx context.Context, teamID, id uuid.UUID) (CreateInput, error) {
+	e, err := s.load(ctx, teamID, id)
+	if err != nil {
+		return CreateInput{}, err
+	}
+	in := CreateInput{Name: e.Name, Hypothesis: e.Hypothesis, Initiative: e.Initiative, Holdout: e.Holdout, Engine: e.Engine,
+		Audience: Audience{Tags: slices.Clone(e.Tags)}, Viability: e.Viability}
+	for _, v := range e.Variants {
+		w := v.Weight
+		in.Variants = append(in.Variants, VariantInput{Name: v.Name, Weight: &w, Control: v.Control, Subject: v.Subject, HTML: v.HTML, Text: v.Text})
+	}
+	if ws := e.Winner; ws != nil {
+		mp, mc := ws.MinPerArm, ws.MinChance
+		in.Winner = &WinnerInput{TestShare: ws.TestShare, Wait: ws.Wait, MinPerArm: &mp, MinChance: &mc, Fallback: ws.Fallback}
+	}
+	return in, nil
+}
+
+// UpdateDraft replaces the content and settings of a draft with in
+// (validated as on creation; key_result_ids add links). A launched or
+// scheduled experiment is read-only: a ConflictError.
+func (s *Service) UpdateDraft(ctx context.Context, teamID, id uuid.UUID, in CreateInput) (*Experiment, error) {
+	variants, err := in.validate(s.cfg)
+	if err != nil {
+		return nil, err
+	}
 	if len(in.KeyResultIDs) > 0 && s.linker == nil {
 		return nil, &ValidationError{Fields: map[string]string{"key_result_ids": "key results are not available here"}}
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
+		e, err := s.lockDraft(ctx, tx, teamID, id, "changed")
+		if err != nil {
 			return err
 		}
-		if len(in.KeyResultIDs) > 0 {
-			if err := s.linker.LinkNewExperiment(ctx, tx, teamID, e.ID, in.KeyResultIDs); err != nil {
-				return err
-			}
-		}
-		for _, v := range variants {
-			v.ExperimentID = e.ID
-		}
-		if _, err := tx.NewInsert().Model(&variants).Exec(ctx); err != nil {
+		e.apply(in, s.now().UTC())
+		if _, err := tx.NewUpdate().Model(e).WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		links := s.clicks.WithTx(tx)
-		for _, v := range variants {
-			if err := links.SaveLinks(ctx, e.ID, v.ID, v.Links); err != nil {
-				return err
-			}
+		if err := s.clicks.WithTx(tx).DeleteLinks(ctx, id); err != nil {
+			return err
 		}
-		return nil
+		if _, err := tx.NewDelete().Model((*Variant)(nil)).Where("experiment_id = ?", id).Exec(ctx); err != nil {
+			return err
+		}
+		return s.saveContent(ctx, tx, e, variants, in.KeyResultIDs)
 	})
 	if err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("experiments: create: %w", err)
+		return nil, wrapLifecycle("change", id, err)
 	}
-	return s.Get(ctx, teamID, e.ID)
+	return s.withWarnings(ctx, teamID, id, variants)
+}
+
+// DeleteDraft deletes a draft with its variants and key result links. A
+// launched or scheduled experiment cannot be deleted (cancel it instead).
+func (s *Service) DeleteDraft(ctx context.Context, teamID, id uuid.UUID) error {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := s.lockDraft(ctx, tx, teamID, id, "deleted"); err != nil {
+			return err
+		}
+		if err := s.clicks.WithTx(tx).DeleteLinks(ctx, id); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().Model((*Experiment)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	})
+	return wrapLifecycle("delete", id, err)
+}
+
+// lockDraft reads an experiment of a team for change inside tx, locking its
+// row on PostgreSQL (SQLite's write transaction holds the database), and
+// refuses anything but a draft.
+func (s *Service) lockDraft(ctx context.Context, tx bun.Tx, teamID, id uuid.UUID, verb string) (*Experiment, error) {
+	e := new(Experiment)
+	q := tx.NewSelect().Model(e).Where("e.id = ?", id).Where("e.team_id = ?", teamID)
+	if s.db.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("experiment %s: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	if e.Status != StatusDraft {
+		return nil, &ConflictError{Reason: fmt.Sprintf("the experiment is %s; only a draft can be %s (a launched experiment's content is read-only)", e.Status, verb)}
+	}
+	return e, nil
+}
+
+// withWarnings loads a saved experiment and adds the warnings about its
+// variants: attributes that no contact of the team has.
+func (s *Service) withWarnings(ctx context.Context, teamID, id uuid.UUID, variants []*Variant) (*Experiment, error) {
+	out, err := s.Get(ctx, teamID, id)
+	if err != nil {
+		return nil, err
+	}
+	known, err := s.attributeNames(ctx, teamID)
+	if err != nil || len(known) == 0 { // no contacts (or none with attributes): nothing to check against
+		return out, err
+	}
+	names := slices.Sorted(maps.Keys(known))
+	for i, v := range variants {
+		for _, f := range []string{"subject", "html", "text"} {
+			for _, a := range v.attrs[f] {
+				if known[a] {
+					continue
+				}
+				msg := fmt.Sprintf("no contact has the attribute %q, so it renders empty; the contacts have %s", a, strings.Join(names, ", "))
+				if c := closest(a, names); c != "" {
+					msg += fmt.Sprintf("; did you mean %q?", c)
+				}
+				out.Warnings = append(out.Warnings, Warning{Field: fmt.Sprintf("variants[%d].%s", i, f), Message: msg})
+			}
+		}
+	}
+	return out, nil
+}
+
+// attributeSample is how many of a team's newest contacts attributeNames reads.
+const attributeSample = 2000
+
+// attributeNames are the attribute names of a team's contacts, read from its
+// newest contacts (imports give every row the same columns, so a sample
+// finds them all without reading a large audience).
+func (s *Service) attributeNames(ctx context.Context, teamID uuid.UUID) (map[string]bool, error) {
+	var rows []Contact
+	if err := s.db.NewSelect().Model(&rows).Column("attributes").Where("team_id = ?", teamID).
+		OrderExpr("id DESC").Limit(attributeSample).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("contact attributes: %w", err)
+	}
+	out := map[string]bool{}
+	for _, c := range rows {
+		for k := range c.Attributes {
+			out[k] = true
+		}
+	}
+	return out, nil
 }
 
 // Get loads one experiment of a team with its variants and send progress.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,18 @@ func TestCreateInputValidate(t *testing.T) {
 		{"holdout 0", func(in *CreateInput) { in.Holdout = 0 }, nil},
 		{"holdout just under 1", func(in *CreateInput) { in.Holdout = 0.999 }, nil},
 		{"one variant", func(in *CreateInput) { in.Variants = in.Variants[:1] }, nil},
-		{"zero weight beside a positive one", func(in *CreateInput) { in.Variants[1].Weight = ptr(0.0) }, nil},
+		{"zero weight beside a positive one", func(in *CreateInput) { in.Variants[1].Weight = ptr(0.0) }, []string{"variants[1].weight"}},
+		{"weight too large", func(in *CreateInput) { in.Variants[1].Weight = ptr(1e308) }, []string{"variants[1].weight"}},
+		{"NaN viability threshold", func(in *CreateInput) { in.Viability = &Viability{Metric: "ctr", Threshold: math.NaN()} }, []string{"viability.threshold"}},
+		{"infinite lift threshold", func(in *CreateInput) { in.Viability = &Viability{Metric: "lift", Threshold: math.Inf(1)} }, []string{"viability.threshold"}},
+		{"NaN minimum chance", func(in *CreateInput) {
+			in.Viability = &Viability{Metric: "ctr", Threshold: 0.05, MinChance: math.NaN()}
+		}, []string{"viability.min_chance"}},
+		{"NaN winner chance", func(in *CreateInput) {
+			in.Winner = &WinnerInput{TestShare: 0.2, Wait: "4h", MinChance: ptr(math.NaN())}
+		}, []string{"winner.min_chance"}},
+		{"hypothesis too long", func(in *CreateInput) { in.Hypothesis = strings.Repeat("h", 2001) }, []string{"hypothesis"}},
+		{"too many audience tags", func(in *CreateInput) { in.Audience.Tags = strings.Fields(strings.Repeat("t ", 51)) }, []string{"audience.tags"}},
 		{"no audience tags", func(in *CreateInput) { in.Audience.Tags = nil }, nil},
 		{"name of 200 bytes", func(in *CreateInput) { in.Name = strings.Repeat("n", 200) }, nil},
 
@@ -65,7 +77,7 @@ func TestCreateInputValidate(t *testing.T) {
 		{"all weights zero", func(in *CreateInput) {
 			in.Variants[0].Weight = ptr(0.0)
 			in.Variants[1].Weight = ptr(0.0)
-		}, []string{"variants"}},
+		}, []string{"variants[0].weight", "variants[1].weight"}},
 		{"duplicate variant names", func(in *CreateInput) { in.Variants[1].Name = "A" }, []string{"variants[1].name"}},
 		{"duplicate variant names after trimming", func(in *CreateInput) { in.Variants[1].Name = " A " }, []string{"variants[1].name"}},
 		{"missing variant name", func(in *CreateInput) { in.Variants[0].Name = " " }, []string{"variants[0].name"}},
@@ -131,7 +143,7 @@ func TestCreateInputValidateMessages(t *testing.T) {
 		{"two controls", func(in *CreateInput) { in.Variants[1].Control = true }, "variants", "found 2"},
 		{"weights", func(in *CreateInput) {
 			in.Variants[0].Weight, in.Variants[1].Weight = ptr(0.0), ptr(0.0)
-		}, "variants", "more than 0"},
+		}, "variants[0].weight", "above 0"},
 		{"duplicate", func(in *CreateInput) { in.Variants[1].Name = "A" }, "variants[1].name", "variants[0]"},
 		{"bad link", func(in *CreateInput) { in.Variants[0].HTML = `<a href="http://">x</a>` }, "variants[0].html", `"http://"`},
 	}
@@ -205,7 +217,7 @@ func TestCreateInputValidateFromJSON(t *testing.T) {
 		{"weight null means 1", `{"name":"x","variants":[{"name":"A","control":true,"weight":null,"subject":"s","html":"h","text":"t"}]}`, nil},
 		{"explicit zero weights", `{"name":"x","variants":[
 			{"name":"A","control":true,"weight":0,"subject":"s","html":"h","text":"t"},
-			{"name":"B","weight":0,"subject":"s","html":"h","text":"t"}]}`, []string{"variants"}},
+			{"name":"B","weight":0,"subject":"s","html":"h","text":"t"}]}`, []string{"variants[0].weight", "variants[1].weight"}},
 		{"negative weight", `{"name":"x","variants":[
 			{"name":"A","control":true,"subject":"s","html":"h","text":"t"},
 			{"name":"B","weight":-0.5,"subject":"s","html":"h","text":"t"}]}`, []string{"variants[1].weight"}},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -60,12 +61,18 @@ func ParseRole(s string) (Role, error) {
 	return r, nil
 }
 
-// Principal is who makes a request: a member of a team (signed in), or an
-// API token of the team (User is then uuid.Nil).
+// Principal is who makes a request: a member of a team (signed in), an API
+// token of the team (User is then uuid.Nil), or an organisation's token or
+// admin (Org set, OrgAdmin true), which reads the organisation's reports.
 type Principal struct {
 	Team Team
 	Role Role
 	User uuid.UUID
+	// Author names the caller in what it records (a check-in): the user's
+	// name, or "API token" and the token's name.
+	Author   string
+	Org      *Org
+	OrgAdmin bool
 }
 
 // User is a person who can belong to teams.
@@ -94,6 +101,7 @@ type membership struct {
 	TeamID    uuid.UUID `bun:"team_id,pk,type:uuid"`
 	UserID    uuid.UUID `bun:"user_id,pk,type:uuid"`
 	Role      Role      `bun:"role"`
+	Function  string    `bun:"function"`
 	CreatedAt time.Time `bun:"created_at"`
 }
 
@@ -103,6 +111,7 @@ type Member struct {
 	Email     string    `bun:"email" json:"email"`
 	Name      string    `bun:"name" json:"name"`
 	Role      Role      `bun:"role" json:"role"`
+	Function  string    `bun:"function" json:"function"` // product, engineering, design, …
 	TeamID    uuid.UUID `bun:"team_id" json:"-"`
 	CreatedAt time.Time `bun:"created_at" json:"created_at"` // when the user joined the team
 }
@@ -122,7 +131,16 @@ type MemberInput struct {
 	Email    string  `json:"email"`
 	Name     string  `json:"name"`
 	Role     Role    `json:"role"`
+	Function string  `json:"function"` // what the person does: product, engineering, design, …
 	Password *string `json:"-"`
+}
+
+// checkFunction says what is wrong with a member's function.
+func checkFunction(f string) string {
+	if utf8.RuneCountInString(f) > 40 || strings.ContainsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && r != ' ' && r != '-' }) {
+		return "must be a word or two such as product, engineering or design (letters, spaces and dashes, at most 40)"
+	}
+	return ""
 }
 
 // MinPasswordLength is the shortest password a user may choose.
@@ -150,6 +168,10 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, in MemberInpu
 	if role.rank() == 0 {
 		fe.add("role", "%q is not one of viewer, editor, admin", in.Role)
 	}
+	function := strings.ToLower(strings.TrimSpace(in.Function))
+	if msg := checkFunction(function); msg != "" {
+		fe.add("function", "%s", msg)
+	}
 	var hash string
 	if in.Password != nil {
 		h, msg := hashPassword(*in.Password)
@@ -162,33 +184,11 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, in MemberInpu
 		return Member{}, err
 	}
 	now := s.now().UTC()
-	key := strings.ToLower(email)
 	var userID uuid.UUID
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var u User
-		err := tx.NewSelect().Model(&u).Where("email_key = ?", key).Scan(ctx)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			u = User{ID: tracking.NewID(), Email: email, EmailKey: key, Name: name, PasswordHash: hash, CreatedAt: now}
-			if _, err := tx.NewInsert().Model(&u).Exec(ctx); err != nil {
-				return err
-			}
-		case err != nil:
+		u, err := s.userFor(ctx, tx, email, name, hash)
+		if err != nil {
 			return err
-		default:
-			q := tx.NewUpdate().Model(&u).WherePK()
-			set := false
-			if u.Name == "" && name != "" {
-				q, set = q.Set("name = ?", name), true
-			}
-			if hash != "" {
-				q, set = q.Set("password_hash = ?", hash), true
-			}
-			if set {
-				if _, err := q.Exec(ctx); err != nil {
-					return err
-				}
-			}
 		}
 		userID = u.ID
 		exists, err := tx.NewSelect().Model((*membership)(nil)).Where("team_id = ?", teamID).Where("user_id = ?", u.ID).Exists(ctx)
@@ -198,7 +198,7 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, in MemberInpu
 		if exists {
 			return &ConflictError{Reason: fmt.Sprintf("%s is already a member of the team", email)}
 		}
-		_, err = tx.NewInsert().Model(&membership{TeamID: teamID, UserID: u.ID, Role: role, CreatedAt: now}).Exec(ctx)
+		_, err = tx.NewInsert().Model(&membership{TeamID: teamID, UserID: u.ID, Role: role, Function: function, CreatedAt: now}).Exec(ctx)
 		return err
 	})
 	var ce *ConflictError
@@ -211,9 +211,41 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, in MemberInpu
 	return s.Member(ctx, teamID, userID)
 }
 
+// userFor finds the user with an address, or creates one; a name fills an
+// empty name, and a password hash replaces the password.
+func (s *Service) userFor(ctx context.Context, tx bun.IDB, email, name, hash string) (User, error) {
+	key := strings.ToLower(email)
+	var u User
+	err := tx.NewSelect().Model(&u).Where("email_key = ?", key).Scan(ctx)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		u = User{ID: tracking.NewID(), Email: email, EmailKey: key, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC()}
+		_, err := tx.NewInsert().Model(&u).Exec(ctx)
+		return u, err
+	case err != nil:
+		return User{}, err
+	}
+	q := tx.NewUpdate().Model(&u).WherePK()
+	set := false
+	if u.Name == "" && name != "" {
+		u.Name = name
+		q, set = q.Set("name = ?", name), true
+	}
+	if hash != "" {
+		u.PasswordHash = hash
+		q, set = q.Set("password_hash = ?", hash), true
+	}
+	if set {
+		if _, err := q.Exec(ctx); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
+}
+
 func (s *Service) membersQuery(teamID uuid.UUID) *bun.SelectQuery {
 	return s.db.NewSelect().TableExpr("memberships AS m").Join("JOIN users AS u ON u.id = m.user_id").
-		ColumnExpr("u.id, u.email, u.name, m.role, m.team_id, m.created_at").Where("m.team_id = ?", teamID)
+		ColumnExpr("u.id, u.email, u.name, m.role, m.function, m.team_id, m.created_at").Where("m.team_id = ?", teamID)
 }
 
 // Members lists a team's members by name.
@@ -239,10 +271,12 @@ func (s *Service) Member(ctx context.Context, teamID, userID uuid.UUID) (Member,
 	return m, nil
 }
 
-// Membership is one team of a user, with the user's role in it.
+// Membership is one team of a user, with the user's role in it. An admin
+// of the team's organisation who is not a member sees it as a viewer (ViaOrg).
 type Membership struct {
-	Team Team
-	Role Role
+	Team   Team
+	Role   Role
+	ViaOrg bool
 }
 
 // Memberships lists the teams of a user, by team name.
@@ -252,13 +286,25 @@ func (s *Service) Memberships(ctx context.Context, userID uuid.UUID) ([]Membersh
 		Role Role `bun:"role"`
 	}
 	if err := s.db.NewSelect().TableExpr("memberships AS m").Join("JOIN teams AS t ON t.id = m.team_id").
-		ColumnExpr("t.id, t.slug, t.name, t.time_zone, t.created_at, m.role").Where("m.user_id = ?", userID).
+		ColumnExpr("t.*, m.role").Where("m.user_id = ?", userID).
 		OrderExpr("t.name, t.slug").Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("memberships: %w", err)
 	}
 	out := make([]Membership, len(rows))
+	in := map[uuid.UUID]bool{}
 	for i, r := range rows {
 		out[i] = Membership{Team: r.Team, Role: r.Role}
+		in[r.Team.ID] = true
+	}
+	var orgTeams []Team
+	if err := s.db.NewSelect().Model(&orgTeams).Where("org_id IN (SELECT org_id FROM org_admins WHERE user_id = ?)", userID).
+		OrderExpr("name, slug").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	for _, t := range orgTeams {
+		if !in[t.ID] {
+			out = append(out, Membership{Team: t, Role: RoleViewer, ViaOrg: true})
+		}
 	}
 	return out, nil
 }

@@ -42,6 +42,12 @@ type Delivery struct {
 	UpdatedAt    time.Time  `bun:"updated_at"`
 }
 
+// launchGrace lets a launch time a little in the past (clocks differ) mean now.
+const launchGrace = time.Minute
+
+// maxScheduleAhead bounds how far ahead a launch can be scheduled.
+const maxScheduleAhead = 366 * 24 * time.Hour
+
 // Launch assigns the audience and queues the send work, in one transaction:
 // either every delivery and every send job is written, or nothing is. With
 // at in the future the experiment is scheduled instead, and the lifecycle
@@ -52,6 +58,14 @@ func (s *Service) Launch(ctx context.Context, teamID, id uuid.UUID, at *time.Tim
 		return nil, errors.New("experiments: launch: no job queue configured")
 	}
 	now := s.now().UTC()
+	if at != nil {
+		switch {
+		case at.Before(now.Add(-launchGrace)):
+			return nil, &ValidationError{Fields: map[string]string{"at": fmt.Sprintf("%s is in the past; leave \"at\" out to launch now", at.UTC().Format(time.RFC3339))}}
+		case at.After(now.Add(maxScheduleAhead)):
+			return nil, &ValidationError{Fields: map[string]string{"at": fmt.Sprintf("%s is more than a year ahead", at.UTC().Format(time.RFC3339))}}
+		}
+	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if at != nil && at.After(now) {
 			return s.transition(ctx, tx, teamID, id, []Status{StatusDraft}, StatusScheduled, "scheduled",
@@ -66,6 +80,9 @@ func (s *Service) Launch(ctx context.Context, teamID, id uuid.UUID, at *time.Tim
 }
 
 func wrapLifecycle(action string, id uuid.UUID, err error) error {
+	if err == nil {
+		return nil
+	}
 	var ce *ConflictError
 	if errors.As(err, &ce) || errors.Is(err, ErrNotFound) {
 		return err

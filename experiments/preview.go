@@ -49,7 +49,7 @@ func (s *Service) Preview(ctx context.Context, teamID, id uuid.UUID, variant, co
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("experiments: preview: %v", errs)
 	}
-	subject, html, text, err := comp.render(templateData{Contact: c, Links: v.Links, UnsubscribeURL: "#unsubscribe", Honeypot: "#"})
+	subject, html, text, err := comp.render(ctx, templateData{Contact: c, Links: v.Links, UnsubscribeURL: "#unsubscribe", Honeypot: "#"})
 	if err != nil {
 		return nil, &ValidationError{Fields: map[string]string{"contact": "the variant does not render for this contact: " + err.Error()}}
 	}

@@ -54,8 +54,14 @@ type Verdict struct {
 type Results struct {
 	ExperimentID uuid.UUID `json:"experiment_id"`
 	Status       Status    `json:"status"`
-	SRM          SRM       `json:"srm"`
-	Holdout      struct {
+	// Engine decides the winner, the verdict and the summary (the other
+	// engine's figures stay in the variants under their own names).
+	Engine string `json:"engine"`
+	// Summary says in one sentence who is ahead and by how much, or how
+	// much more data is needed, by the engine.
+	Summary string `json:"summary"`
+	SRM     SRM    `json:"srm"`
+	Holdout struct {
 		Assigned int `json:"assigned"`
 	} `json:"holdout"`
 	Variants []VariantResult `json:"variants"`
@@ -133,6 +139,7 @@ func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error
 		r.Winner = e.WinnerVariantID
 	}
 	r.Verdict = verdict(e, r)
+	r.Engine, r.Summary = e.engine(), summary(e, r)
 	return r, nil
 }
 

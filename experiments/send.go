@@ -267,7 +267,7 @@ func (w *Sender) render(ctx context.Context, d Delivery, c Contact) (Message, er
 	for i := range data.Links {
 		data.Links[i] = w.links.ClickURL(vid, d.ID, i)
 	}
-	subject, htmlBody, textBody, err := comp.render(data)
+	subject, htmlBody, textBody, err := comp.render(ctx, data)
 	if err != nil {
 		return Message{}, err
 	}

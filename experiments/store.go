@@ -92,6 +92,7 @@ func (s *Service) Unsubscribe(ctx context.Context, deliveryID uuid.UUID) (Recipi
 // Summary is an experiment as reports list it.
 type Summary struct {
 	ID          uuid.UUID  `bun:"id" json:"id"`
+	TeamID      uuid.UUID  `bun:"team_id" json:"-"`
 	Name        string     `bun:"name" json:"name"`
 	Initiative  string     `bun:"initiative" json:"initiative"`
 	Status      Status     `bun:"status" json:"status"`
@@ -99,11 +100,14 @@ type Summary struct {
 	CompletedAt *time.Time `bun:"completed_at" json:"completed_at"`
 }
 
-// Summaries lists a team's experiments, by name.
-func (s *Service) Summaries(ctx context.Context, teamID uuid.UUID) ([]Summary, error) {
+// Summaries lists the experiments of teams, by name.
+func (s *Service) Summaries(ctx context.Context, teamIDs ...uuid.UUID) ([]Summary, error) {
 	var out []Summary
-	if err := s.db.NewSelect().Model((*Experiment)(nil)).Column("id", "name", "initiative", "status", "launched_at", "completed_at").
-		Where("team_id = ?", teamID).Order("name").Scan(ctx, &out); err != nil {
+	if len(teamIDs) == 0 {
+		return out, nil
+	}
+	if err := s.db.NewSelect().Model((*Experiment)(nil)).Column("id", "team_id", "name", "initiative", "status", "launched_at", "completed_at").
+		Where("team_id IN (?)", bun.In(teamIDs)).Order("name").Scan(ctx, &out); err != nil {
 		return nil, fmt.Errorf("experiment summaries: %w", err)
 	}
 	return out, nil
@@ -111,14 +115,19 @@ func (s *Service) Summaries(ctx context.Context, teamID uuid.UUID) ([]Summary, e
 
 // OfTeam returns which of ids are experiments of the team.
 func (s *Service) OfTeam(ctx context.Context, teamID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	return s.OfTeams(ctx, []uuid.UUID{teamID}, ids)
+}
+
+// OfTeams returns which of ids are experiments of any of the teams.
+func (s *Service) OfTeams(ctx context.Context, teamIDs, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	out := map[uuid.UUID]bool{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var mine []uuid.UUID
-	if err := s.db.NewSelect().Model((*Experiment)(nil)).Column("id").Where("team_id = ?", teamID).
+	if err := s.db.NewSelect().Model((*Experiment)(nil)).Column("id").Where("team_id IN (?)", bun.In(teamIDs)).
 		Where("id IN (?)", bun.In(ids)).Scan(ctx, &mine); err != nil {
-		return nil, fmt.Errorf("experiments of team: %w", err)
+		return nil, fmt.Errorf("experiments of teams: %w", err)
 	}
 	for _, id := range mine {
 		out[id] = true

@@ -1,7 +1,7 @@
 package experiments
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
+	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -48,11 +51,15 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	case len(v.Subject) > 998:
 		fe["subject"] = "must be at most 998 characters"
 	}
-	if strings.TrimSpace(v.HTML) == "" {
-		fe["html"] = "is required"
-	}
-	if strings.TrimSpace(v.Text) == "" {
-		fe["text"] = "is required"
+	for f, src := range map[string]string{"html": v.HTML, "text": v.Text} {
+		switch {
+		case strings.TrimSpace(src) == "":
+			fe[f] = "is required"
+		case len(src) > MaxTemplateBytes:
+			fe[f] = fmt.Sprintf("must be at most %d KB", MaxTemplateBytes>>10)
+		case !utf8.ValidString(src):
+			fe[f] = "must be valid UTF-8"
+		}
 	}
 	if len(fe) > 0 {
 		return fe
@@ -80,6 +87,10 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	if !strings.Contains(v.Text, ".UnsubscribeURL") {
 		textSrc += cfg.TextFooter
 	}
+	if len(links) > MaxLinksPerVariant {
+		fe["html"] = fmt.Sprintf("has %d different links; a variant may have at most %d", len(links), MaxLinksPerVariant)
+		return fe
+	}
 	v.Links, v.HTMLCompiled, v.TextCompiled = links, htmlSrc, textSrc
 	c, errs := compileSources(v.Subject, htmlSrc, textSrc)
 	for k, e := range errs {
@@ -88,6 +99,16 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	if len(fe) > 0 {
 		return fe
 	}
+	for f, tree := range map[string]*parse.Tree{"subject": c.subject.Tree, "html": c.html.Tree, "text": c.text.Tree} {
+		if msg := checkTemplate(tree, len(links)); msg != "" {
+			fe[f] = "template not allowed: " + msg
+		}
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	v.attrs = map[string][]string{"subject": attributesUsed(c.subject.Tree), "html": attributesUsed(c.html.Tree),
+		"text": attributesUsed(c.text.Tree)}
 	// Try the templates on a sample contact: html/template reports escaping
 	// problems, and both report unknown fields, only on execution.
 	sample := templateData{
@@ -99,14 +120,19 @@ func compileVariant(v *Variant, cfg Config) map[string]string {
 	for i := range sample.Links {
 		sample.Links[i] = "https://example.com/c/sample"
 	}
-	if err := c.subject.Execute(io.Discard, sample); err != nil {
-		fe["subject"] = "template error: " + cleanTemplateErr(err)
-	}
-	if err := c.html.Execute(io.Discard, sample); err != nil {
-		fe["html"] = "template error: " + cleanTemplateErr(err)
-	}
-	if err := c.text.Execute(io.Discard, sample); err != nil {
-		fe["text"] = "template error: " + cleanTemplateErr(err)
+	ctx, cancel := context.WithTimeout(context.Background(), trialTimeout)
+	defer cancel()
+	for f, exec := range map[string]func(io.Writer) error{
+		"subject": func(w io.Writer) error { return c.subject.Execute(w, sample) },
+		"html":    func(w io.Writer) error { return c.html.Execute(w, sample) },
+		"text":    func(w io.Writer) error { return c.text.Execute(w, sample) },
+	} {
+		out := &boundedBuffer{ctx: ctx, limit: MaxRenderBytes}
+		if err := exec(out); isRenderStop(err) {
+			fe[f] = "template not allowed: " + ErrRenderTooLarge.Error() + " for a sample contact"
+		} else if err != nil {
+			fe[f] = templateErrorText(err)
+		}
 	}
 	return fe
 }
@@ -116,23 +142,15 @@ func compileSources(subject, htmlSrc, textSrc string) (*compiled, map[string]str
 	c := &compiled{}
 	var err error
 	if c.subject, err = texttemplate.New("subject").Parse(subject); err != nil {
-		fe["subject"] = "template error: " + cleanTemplateErr(err)
+		fe["subject"] = templateErrorText(err)
 	}
 	if c.html, err = htmltemplate.New("html").Parse(htmlSrc); err != nil {
-		fe["html"] = "template error: " + cleanTemplateErr(err)
+		fe["html"] = templateErrorText(err)
 	}
 	if c.text, err = texttemplate.New("text").Parse(textSrc); err != nil {
-		fe["text"] = "template error: " + cleanTemplateErr(err)
+		fe["text"] = templateErrorText(err)
 	}
 	return c, fe
-}
-
-func cleanTemplateErr(err error) string {
-	s := err.Error()
-	for _, p := range []string{"template: subject:", "template: html:", "template: text:", "html/template:html:", "html/template:"} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return "line " + strings.TrimSpace(s)
 }
 
 var bodyCloseRE = regexp.MustCompile(`(?i)</body\s*>`)
@@ -178,13 +196,17 @@ func rewriteHTML(src string) (string, []string, error) {
 			}
 		}
 		n++
-		dest, track, err := classifyHref(href)
-		if !found || !track {
+		if !found { // an anchor without href: a named target
 			out.WriteString(raw)
 			continue
 		}
+		dest, track, err := classifyHref(href)
 		if err != nil {
-			return "", nil, fmt.Errorf("link %d (%q): %v", n, href, err)
+			return "", nil, fmt.Errorf("link %d (%q) %v", n, href, err)
+		}
+		if !track {
+			out.WriteString(raw)
+			continue
 		}
 		i, ok := index[dest]
 		if !ok {
@@ -257,25 +279,33 @@ func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c 
 func isSpaceOrEnd(c byte) bool { return isSpace(c) || c == '>' || c == '/' }
 
 // classifyHref tells whether an href is a trackable http(s) destination and
-// checks it.
+// checks it. Besides absolute http(s) URLs, an email's links may be mailto:
+// and tel: links, anchors (#…) and hrefs built by template actions (such as
+// {{.UnsubscribeURL}}), which are left alone; anything else (a relative
+// path, "htps//…", javascript:) would not work in a mail client and is an error.
 func classifyHref(href string) (dest string, track bool, err error) {
 	h := strings.TrimSpace(href)
-	if strings.Contains(h, "{{") {
-		return "", false, nil
-	}
 	lower := strings.ToLower(h)
-	if !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
+	switch {
+	case strings.Contains(h, "{{"), strings.HasPrefix(h, "#"),
+		strings.HasPrefix(lower, "mailto:"), strings.HasPrefix(lower, "tel:"):
 		return "", false, nil
+	case h == "":
+		return "", false, fmt.Errorf("has no destination (an empty href)")
+	case strings.HasPrefix(lower, "javascript:"), strings.HasPrefix(lower, "data:"), strings.HasPrefix(lower, "vbscript:"):
+		return "", false, fmt.Errorf("is a script or data link, which emails must not carry; use an https:// URL")
+	case !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:"):
+		return "", false, fmt.Errorf("is not an absolute http(s) URL; write it in full, such as https://example.com/page")
 	}
 	u, err := url.Parse(h)
 	if err != nil {
-		return "", true, fmt.Errorf("not a valid URL: %v", unwrapURLErr(err))
+		return "", true, fmt.Errorf("is not a valid URL: %v", unwrapURLErr(err))
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return "", true, fmt.Errorf("not a valid URL: it has no host")
+		return "", true, fmt.Errorf("is not a valid URL: it has no host")
 	}
 	if strings.ContainsAny(h, " \t\r\n") {
-		return "", true, fmt.Errorf("not a valid URL: it contains white space")
+		return "", true, fmt.Errorf("is not a valid URL: it contains white space")
 	}
 	return h, true, nil
 }
@@ -341,20 +371,24 @@ func rewriteText(src string, links []string) (string, []string, error) {
 	return out.String(), links, nil
 }
 
-// render produces subject, HTML and text for one contact.
-func (c *compiled) render(d templateData) (subject, htmlBody, textBody string, err error) {
-	var b bytes.Buffer
-	if err = c.subject.Execute(&b, d); err != nil {
+// trialTimeout bounds the save-time trial render.
+const trialTimeout = 5 * time.Second
+
+// render produces subject, HTML and text for one contact, within
+// MaxRenderBytes per part; it stops early when ctx is done.
+func (c *compiled) render(ctx context.Context, d templateData) (subject, htmlBody, textBody string, err error) {
+	b := &boundedBuffer{ctx: ctx, limit: MaxRenderBytes}
+	if err = c.subject.Execute(b, d); err != nil {
 		return
 	}
 	subject = strings.Join(strings.Fields(b.String()), " ") // no CR/LF can reach the header
 	b.Reset()
-	if err = c.html.Execute(&b, d); err != nil {
+	if err = c.html.Execute(b, d); err != nil {
 		return
 	}
 	htmlBody = b.String()
 	b.Reset()
-	if err = c.text.Execute(&b, d); err != nil {
+	if err = c.text.Execute(b, d); err != nil {
 		return
 	}
 	textBody = b.String()

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strconv"
@@ -82,13 +83,13 @@ func TestRewriteHTML(t *testing.T) {
 			wantLinks: []string{"https://example.com/t"},
 		},
 		{
-			name: "mailto, anchor, relative and template hrefs are left alone",
-			src: `<a href="mailto:bob@example.com">m</a><a href="#top">t</a><a href="/relative">r</a>` +
-				`<a href="other.html">o</a><a href="{{.UnsubscribeURL}}">u</a><a href="ftp://example.com/f">f</a>` +
-				`<a href="https://example.com/{{.Contact.Email}}">p</a><a href="">e</a><a name="n">n</a><a>bare</a>`,
-			want: `<a href="mailto:bob@example.com">m</a><a href="#top">t</a><a href="/relative">r</a>` +
-				`<a href="other.html">o</a><a href="{{.UnsubscribeURL}}">u</a><a href="ftp://example.com/f">f</a>` +
-				`<a href="https://example.com/{{.Contact.Email}}">p</a><a href="">e</a><a name="n">n</a><a>bare</a>`,
+			name: "mailto, tel, anchor and template hrefs are left alone",
+			src: `<a href="mailto:bob@example.com">m</a><a href="#top">t</a><a href="tel:+4930123">c</a>` +
+				`<a href="{{.UnsubscribeURL}}">u</a>` +
+				`<a href="https://example.com/{{.Contact.Email}}">p</a><a name="n">n</a><a>bare</a>`,
+			want: `<a href="mailto:bob@example.com">m</a><a href="#top">t</a><a href="tel:+4930123">c</a>` +
+				`<a href="{{.UnsubscribeURL}}">u</a>` +
+				`<a href="https://example.com/{{.Contact.Email}}">p</a><a name="n">n</a><a>bare</a>`,
 			wantLinks: nil,
 		},
 		{
@@ -205,6 +206,14 @@ func TestRewriteHTMLBadURLs(t *testing.T) {
 		{"unclosed IPv6 bracket", `<a href="http://[::1">x</a>`, "http://[::1", "link 1", "not a valid URL"},
 		{"space in path", `<a href="https://example.com/a b">x</a>`, "https://example.com/a b", "link 1", "white space"},
 		{"second link bad", `<a href="https://ok.example/">ok</a> <a href="mailto:a@b.example">m</a> <a href='http://'>bad</a>`, "http://", "link 3", "no host"},
+		// Links that would not work in a mail client are refused, not left untracked.
+		{"scheme misspelt", `<a href="htps//example.com">x</a>`, "htps//example.com", "link 1", "not an absolute http(s) URL"},
+		{"relative path", `<a href="/pricing">x</a>`, "/pricing", "link 1", "not an absolute http(s) URL"},
+		{"relative file", `<a href="other.html">x</a>`, "other.html", "link 1", "not an absolute http(s) URL"},
+		{"ftp", `<a href="ftp://example.com/f">x</a>`, "ftp://example.com/f", "link 1", "not an absolute http(s) URL"},
+		{"javascript", `<a href="javascript:alert(1)">x</a>`, "javascript:alert(1)", "link 1", "script or data link"},
+		{"javascript in capitals", `<a href=" JavaScript:alert(1)">x</a>`, " JavaScript:alert(1)", "link 1", "script or data link"},
+		{"empty href", `<a href="">x</a>`, "", "link 1", "no destination"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -571,7 +580,7 @@ func TestRender(t *testing.T) {
 		UnsubscribeURL: "https://t.example/u/UUU",
 		Honeypot:       "https://t.example/c/HONEY",
 	}
-	subject, htmlBody, textBody, err := c.render(d)
+	subject, htmlBody, textBody, err := c.render(context.Background(), d)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -625,7 +634,7 @@ func TestRenderMissingAttributes(t *testing.T) {
 		Text:    `[{{.Contact.Attr "plan"}}]`,
 	})
 	for _, attrs := range []map[string]string{nil, {}, {"other": "x"}} {
-		subject, htmlBody, textBody, err := c.render(templateData{Contact: Contact{Email: "a@example.com", Attributes: attrs}})
+		subject, htmlBody, textBody, err := c.render(context.Background(), templateData{Contact: Contact{Email: "a@example.com", Attributes: attrs}})
 		if err != nil {
 			t.Fatalf("render with attributes %v: %v", attrs, err)
 		}
@@ -662,7 +671,7 @@ func TestRenderSubjectNeverHasLineBreaks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			subject, _, _, err := c.render(templateData{Contact: Contact{Name: tt.contactName, Attributes: map[string]string{"topic": tt.topic}}})
+			subject, _, _, err := c.render(context.Background(), templateData{Contact: Contact{Name: tt.contactName, Attributes: map[string]string{"topic": tt.topic}}})
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}

@@ -62,6 +62,9 @@ func verdict(e *Experiment, r *Results) Verdict {
 		return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best human CTR is %.2f%% (variant %q), below the %.2f%% threshold",
 			*best.CTR*100, best.Name, e.ViabilityThreshold*100)}
 	case "lift":
+		if e.engine() == EngineFrequentist {
+			return frequentistLiftVerdict(e, cands)
+		}
 		var best *VariantResult
 		for i := range cands {
 			v := &cands[i]
@@ -91,6 +94,36 @@ func verdict(e *Experiment, r *Results) Verdict {
 			*best.Lift*100, best.Name, *best.ChanceToBeatControl*100, e.ViabilityThreshold*100, percent(e.ViabilityMinChance))}
 	}
 	return Verdict{State: VerdictUnknown, Reason: "unknown criterion " + e.ViabilityMetric}
+}
+
+// frequentistLiftVerdict judges a lift criterion by the frequentist engine:
+// the lift must reach the threshold and be significant (p < 0.05,
+// Holm-adjusted, with a lift interval above 0).
+func frequentistLiftVerdict(e *Experiment, cands []VariantResult) Verdict {
+	var best *VariantResult
+	for i := range cands {
+		v := &cands[i]
+		if v.Control || v.Lift == nil {
+			continue
+		}
+		ev := e.judge(*v, e.ViabilityMinChance)
+		if ev.wins && *v.Lift >= e.ViabilityThreshold {
+			return Verdict{State: VerdictViable, Reason: fmt.Sprintf("variant %q lifts the human CTR by %s, significant at p < 0.05 (needs %s)",
+				v.Name, liftText(*v.Lift, v.LiftCI), pctText(e.ViabilityThreshold, true))}
+		}
+		if best == nil || *v.Lift > *best.Lift {
+			best = v
+		}
+	}
+	switch {
+	case best == nil:
+		return Verdict{State: VerdictUnknown, Reason: "the lift is undefined (the control has no human clicks yet)"}
+	case best.PValue == nil:
+		return Verdict{State: VerdictUnknown, Reason: fmt.Sprintf("variant %q lifts the human CTR by %s, but its significance cannot be computed (an arm where nobody or everybody clicked)",
+			best.Name, pctText(*best.Lift, true))}
+	}
+	return Verdict{State: VerdictNotViable, Reason: fmt.Sprintf("the best lift is %s (variant %q), not a significant lift of %s or more at p < 0.05",
+		liftText(*best.Lift, best.LiftCI), best.Name, pctText(e.ViabilityThreshold, true))}
 }
 
 // Verdict judges an experiment from the per-variant send and click counters

@@ -107,9 +107,11 @@ func decideWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
 	}
 }
 
-// ruleWinner applies the rule of product.md §7: the variant with the highest
-// chance to beat the control, if that chance is at least the minimum and
-// every arm has at least the minimum deliveries. It says why when there is none.
+// ruleWinner applies the rule of product.md §7 with the experiment's engine,
+// once every arm has the minimum deliveries: Bayesian, the variant with the
+// highest chance to beat the control of at least the minimum; frequentist,
+// the variant with the highest lift among those with p < 0.05
+// (Holm-adjusted) and a lift interval above 0. It says why when there is none.
 func ruleWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
 	hasControl := false
 	for _, v := range res.Variants {
@@ -122,18 +124,23 @@ func ruleWinner(e *Experiment, res *Results) (*uuid.UUID, string) {
 		return nil, "no control"
 	}
 	var best *VariantResult
+	var bestEv evidence
 	for i := range res.Variants {
 		v := &res.Variants[i]
-		if v.Control || v.ChanceToBeatControl == nil || *v.ChanceToBeatControl < e.WinnerMinChance {
-			continue
-		}
-		if best == nil || *v.ChanceToBeatControl > *best.ChanceToBeatControl {
-			best = v
+		ev := e.judge(*v, e.WinnerMinChance)
+		if ev.wins && (best == nil || ev.rank > bestEv.rank) {
+			best, bestEv = v, ev
 		}
 	}
 	if best == nil {
+		if e.engine() == EngineFrequentist {
+			return nil, "no variant beats the control at p < 0.05 (Holm-adjusted) with a lift interval above 0"
+		}
 		return nil, fmt.Sprintf("no variant beats the control with a chance of %s or more", percent(e.WinnerMinChance))
 	}
 	id := best.ID
+	if e.engine() == EngineFrequentist {
+		return &id, fmt.Sprintf("variant %q beats the control: %s", best.Name, liftText(*best.Lift, best.LiftCI))
+	}
 	return &id, fmt.Sprintf("variant %q beats the control with a chance of %.1f%%", best.Name, *best.ChanceToBeatControl*100)
 }

@@ -121,7 +121,7 @@ func upTo(t *testing.T, db *bun.DB, stop string) {
 		t.Fatal(err)
 	}
 	ms := migrate.NewMigrations()
-	if err := ms.Discover(sub); err != nil {
+	if err := discover(ms, sub); err != nil {
 		t.Fatal(err)
 	}
 	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
@@ -251,6 +251,40 @@ func TestMigrateExistingRows(t *testing.T) {
 		// the old tables cascaded nothing.
 		if n, _ := db.NewSelect().Table("allocation_shares").Count(ctx); n != 1 {
 			t.Errorf("%d allocation shares left, want 1", n)
+		}
+	})
+}
+
+// A migration whose statement fails stops the migration with the error and
+// is not marked applied, so it runs again next time (bun's own SQL
+// migrations swallow the error).
+func TestFailedMigrationIsNotApplied(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *bun.DB) {
+		ms := migrate.NewMigrations()
+		fsys := fstest.MapFS{
+			"20990101000001_good.tx.up.sql": {Data: []byte("CREATE TABLE probe_a (x INTEGER);")},
+			"20990101000002_bad.tx.up.sql":  {Data: []byte("CREATE TABLE probe_b (x INTEGER);\n--bun:split\nINSERT INTO nowhere VALUES (1);")},
+		}
+		if err := discover(ms, fsys); err != nil {
+			t.Fatal(err)
+		}
+		m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
+		ctx := context.Background()
+		if err := m.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "statement 2") {
+			t.Fatalf("Migrate = %v, want the failed statement", err)
+		}
+		applied, err := m.AppliedMigrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 1 || applied[0].Name != "20990101000001" {
+			t.Errorf("applied %v, want only the good migration", applied)
+		}
+		if slices.Contains(tables(t, db), "probe_b") {
+			t.Error("the failed migration's first statement was kept")
 		}
 	})
 }

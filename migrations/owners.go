@@ -6,16 +6,19 @@ package migrations
 // domain package's code names only the tables it owns.
 var Owners = map[string]string{
 	// experiments: teams and the people in them, audiences, experiments and their deliveries
-	"teams":        "experiments",
-	"users":        "experiments",
-	"memberships":  "experiments",
-	"sessions":     "experiments",
-	"api_tokens":   "experiments",
-	"contacts":     "experiments",
-	"contact_tags": "experiments",
-	"experiments":  "experiments",
-	"variants":     "experiments",
-	"deliveries":   "experiments",
+	"organisations": "experiments",
+	"org_admins":    "experiments",
+	"org_tokens":    "experiments",
+	"teams":         "experiments",
+	"users":         "experiments",
+	"memberships":   "experiments",
+	"sessions":      "experiments",
+	"api_tokens":    "experiments",
+	"contacts":      "experiments",
+	"contact_tags":  "experiments",
+	"experiments":   "experiments",
+	"variants":      "experiments",
+	"deliveries":    "experiments",
 
 	// tracking: tracked links, the click ledger (raw, append-only), the
 	// projector's state, its classified view of the clicks and its rollups
@@ -30,6 +33,8 @@ var Owners = map[string]string{
 
 	// okr: objectives, key results, check-ins, events and time allocation
 	"objectives":             "okr",
+	"objective_teams":        "okr",
+	"objective_owners":       "okr",
 	"key_results":            "okr",
 	"key_result_experiments": "okr",
 	"check_ins":              "okr",

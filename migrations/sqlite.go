@@ -65,6 +65,20 @@ func (p SQLitePool) Open(ctx context.Context, path string) (*bun.DB, error) {
 			return nil, fmt.Errorf("create the SQLite folder: %w", err)
 		}
 	}
+	// The database holds contacts' addresses: readable by the service's user
+	// only. SQLite gives its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	f.Close()
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, 0o600); err != nil {
+				return nil, fmt.Errorf("make %s private: %w", name, err)
+			}
+		}
+	}
 	sqldb, err := sql.Open(sqliteshim.ShimName, p.DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)

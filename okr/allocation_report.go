@@ -3,7 +3,6 @@ package okr
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -132,12 +131,4 @@ func (s *Service) AllocationReport(ctx context.Context, teamID uuid.UUID, week t
 		out.Trend = append(out.Trend, AllocationWeek{Week: wk, KTLOShare: ratio(ws.ktlo, 100*len(ws.responses)), Responses: len(ws.responses)})
 	}
 	return out, nil
-}
-
-func allocNames(cats []Category) string {
-	names := make([]string, len(cats))
-	for i, c := range cats {
-		names[i] = c.Name
-	}
-	return strings.Join(names, ", ")
 }

@@ -207,11 +207,11 @@ func TestAllocationDefaultCategories(t *testing.T) {
 	}
 
 	// Add.
-	support, err := e.svc.AddCategory(e.ctx, e.team, "  Support rotation ", true, allocPtr(0.1))
+	support, err := e.svc.AddCategory(e.ctx, e.team, CategoryInput{Name: "  Support rotation ", Elective: true, Description: "the support rota"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if support.Name != "Support rotation" || !support.Elective || !allocNear(support.Target, 0.1) || support.Position != 4 || support.Description != "" {
+	if support.Name != "Support rotation" || !support.Elective || support.Target != nil || support.Position != 4 || support.Description != "the support rota" {
 		t.Errorf("added %+v", support)
 	}
 	for _, c := range []struct {
@@ -230,35 +230,39 @@ func TestAllocationDefaultCategories(t *testing.T) {
 		{"Research", true, allocPtr(-0.1), "target", "between 0 and 1"},
 		{"Research", true, allocPtr(math.NaN()), "target", "between 0 and 1"},
 		{"Ops", false, allocPtr(0.1), "target", "only elective"},
+		{"Research", true, allocPtr(0.1), "target", "add up to 110 %"},
 	} {
-		_, err := e.svc.AddCategory(e.ctx, e.team, c.name, c.elective, c.target)
+		_, err := e.svc.AddCategory(e.ctx, e.team, CategoryInput{Name: c.name, Elective: c.elective, Target: c.target})
 		if f := allocFields(t, err); !strings.Contains(f[c.field], c.msg) {
 			t.Errorf("AddCategory(%q, %v, %s): %v, want %s: ...%s...", c.name, c.elective, allocFmt(c.target), f, c.field, c.msg)
 		}
 	}
-	if ops, err := e.svc.AddCategory(e.ctx, e.team, "Interrupts", false, nil); err != nil || ops.Elective || ops.Target != nil || ops.Position != 5 {
+	if ops, err := e.svc.AddCategory(e.ctx, e.team, CategoryInput{Name: "Interrupts"}); err != nil || ops.Elective || ops.Target != nil || ops.Position != 5 {
 		t.Errorf("non-elective category: %+v %v", ops, err)
 	}
 
 	// Rename keeps the id, the position and the description.
-	renamed, err := e.svc.RenameCategory(e.ctx, e.team, cats[0].ID, "Keep the lights on")
+	renamed, err := e.svc.UpdateCategory(e.ctx, e.team, cats[0].ID, CategoryPatch{Name: allocStr("Keep the lights on")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if renamed.ID != cats[0].ID || renamed.Name != "Keep the lights on" || renamed.Description != cats[0].Description {
 		t.Errorf("renamed %+v", renamed)
 	}
-	if _, err := e.svc.RenameCategory(e.ctx, e.team, cats[1].ID, "new"); err != nil { // only the case changes
+	if _, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Name: allocStr("new")}); err != nil { // only the case changes
 		t.Errorf("rename to another case of the same name: %v", err)
 	}
-	if f := allocFields(t, func() error { _, err := e.svc.RenameCategory(e.ctx, e.team, cats[1].ID, "IMPROVE"); return err }()); f["name"] == "" {
+	if f := allocFields(t, func() error {
+		_, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Name: allocStr("IMPROVE")})
+		return err
+	}()); f["name"] == "" {
 		t.Errorf("rename onto another category's name: %v", f)
 	}
-	if _, err := e.svc.RenameCategory(e.ctx, e.team, uuid.New(), "X"); !errors.Is(err, experiments.ErrNotFound) {
+	if _, err := e.svc.UpdateCategory(e.ctx, e.team, uuid.New(), CategoryPatch{Name: allocStr("X")}); !errors.Is(err, experiments.ErrNotFound) {
 		t.Errorf("rename of an unknown category: %v", err)
 	}
 	other := e.addTeam("other")
-	if _, err := e.svc.RenameCategory(e.ctx, other, cats[2].ID, "X"); !errors.Is(err, experiments.ErrNotFound) {
+	if _, err := e.svc.UpdateCategory(e.ctx, other, cats[2].ID, CategoryPatch{Name: allocStr("X")}); !errors.Is(err, experiments.ErrNotFound) {
 		t.Errorf("rename of another team's category: %v", err)
 	}
 	cats, _ = e.svc.Categories(e.ctx, e.team)
@@ -272,6 +276,47 @@ func TestAllocationDefaultCategories(t *testing.T) {
 }
 
 func allocPtr(x float64) *float64 { return &x }
+
+func allocStr(s string) *string { return &s }
+
+// The target mix: changed one category at a time only while it adds up to
+// 100 %, or all at once; descriptions are stored and changed.
+func TestAllocationTargets(t *testing.T) {
+	e := newAllocEnv(t)
+	cats, err := e.svc.Categories(e.ctx, e.team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{Target: allocPtr(0.5)}); !strings.Contains(allocFields(t, err)["target"], "add up to 90 %") {
+		t.Errorf("one target changed alone: %v", err)
+	}
+	if _, err := e.svc.SetTargets(e.ctx, e.team, map[string]float64{"new": 0.5, "Improve": 0.3, "Productivity": 0.1}); !strings.Contains(allocFields(t, err)["targets"], "90 %") {
+		t.Errorf("a mix of 90 %%: %v", err)
+	}
+	if _, err := e.svc.SetTargets(e.ctx, e.team, map[string]float64{"KTLO": 0.5, "New": 0.5}); allocFields(t, err)["targets.KTLO"] == "" {
+		t.Errorf("a target for KTLO: %v", err)
+	}
+	if _, err := e.svc.SetTargets(e.ctx, e.team, map[string]float64{"Meetings": 1}); allocFields(t, err)["targets.Meetings"] == "" {
+		t.Errorf("a target for an unknown category: %v", err)
+	}
+	got, err := e.svc.SetTargets(e.ctx, e.team, map[string]float64{"new": 0.5, "Improve": 0.3, cats[3].ID.String(): 0.2})
+	if err != nil || !allocNear(got[1].Target, 0.5) || !allocNear(got[2].Target, 0.3) || !allocNear(got[3].Target, 0.2) || got[0].Target != nil {
+		t.Fatalf("SetTargets: %+v %v", got, err)
+	}
+	d := "fires and upkeep"
+	c, err := e.svc.UpdateCategory(e.ctx, e.team, cats[0].ID, CategoryPatch{Description: &d})
+	if err != nil || c.Description != d {
+		t.Errorf("description: %+v %v", c, err)
+	}
+	again, _ := e.svc.Categories(e.ctx, e.team)
+	if again[0].Description != d || !allocNear(again[1].Target, 0.5) {
+		t.Errorf("stored: %+v", again)
+	}
+	// Clearing every target but one leaves 100 % on that one, or none at all.
+	if _, err := e.svc.UpdateCategory(e.ctx, e.team, cats[1].ID, CategoryPatch{ClearTarget: true}); allocFields(t, err)["target"] == "" {
+		t.Errorf("clearing one target of three: %v", err)
+	}
+}
 
 func TestSubmitAllocation(t *testing.T) {
 	e := newAllocEnv(t)
@@ -617,6 +662,18 @@ func TestSurveyToken(t *testing.T) {
 	}
 	if _, err := e.svc.SubmitSurvey(e.ctx, next, map[string]int{"KTLO": 100}); allocFields(t, err)["week"] == "" {
 		t.Errorf("next week's answer: %v", err)
+	}
+	// Links are valid for their week and SurveyLinkWeeks after it.
+	old := e.token(ada, e.week("2026-W44"))
+	if _, err := e.svc.OpenSurvey(e.ctx, old); err != nil {
+		t.Errorf("a link of 4 weeks ago: %v", err)
+	}
+	older := e.token(ada, e.week("2026-W43"))
+	if _, err := e.svc.OpenSurvey(e.ctx, older); !errors.Is(err, ErrSurveyLinkExpired) {
+		t.Errorf("a link of 5 weeks ago: %v, want ErrSurveyLinkExpired", err)
+	}
+	if _, err := e.svc.SubmitSurvey(e.ctx, older, map[string]int{"KTLO": 100}); !errors.Is(err, ErrSurveyLinkExpired) {
+		t.Errorf("an answer through an expired link: %v", err)
 	}
 	if _, err := e.svc.SubmitSurvey(e.ctx, tok[:10], map[string]int{"KTLO": 100}); !errors.Is(err, experiments.ErrNotFound) {
 		t.Errorf("submit with a bad token: %v", err)

@@ -129,7 +129,26 @@ func (w *digestEmail) Work(ctx context.Context, job *river.Job[DigestEmailArgs])
 		return err
 	}
 	link := d.mail.link(fmt.Sprintf("/api/v1/teams/%s/reports/weekly?week=%s", team.Slug, r.Week))
-	msg, err := d.mail.message(d.tmpl, "digest", m, map[string]any{"R": r, "Team": team, "Link": link})
+	data := map[string]any{"R": r, "Team": team, "Link": link}
+	// An admin of the organisation also gets the organisation's week.
+	if admin, err := d.svc.exps.IsOrgAdmin(ctx, team.OrgID, m.ID); err != nil {
+		return err
+	} else if admin {
+		org, err := d.svc.exps.Org(ctx, team.OrgID)
+		if err != nil {
+			return err
+		}
+		ow, err := d.svc.OrgWeeklyReport(ctx, org, week)
+		if err != nil {
+			return err
+		}
+		lines := make([]string, len(ow.Teams))
+		for i, t := range ow.Teams {
+			lines[i] = t.summaryLine()
+		}
+		data["Org"], data["OrgLines"], data["OrgKTLO"] = ow, lines, fmtShare(ow.Mix.KTLOShare)
+	}
+	msg, err := d.mail.message(d.tmpl, "digest", m, data)
 	if err != nil {
 		return err
 	}

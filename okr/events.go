@@ -3,7 +3,6 @@ package okr
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -41,8 +40,9 @@ type EventInput struct {
 // maxEventsPerRequest bounds one ingestion.
 const maxEventsPerRequest = 10000
 
-// IngestEvents stores events of a team, all or nothing; errors are numbered
-// by the event's position (from 1).
+// IngestEvents stores events of a team, all or nothing; errors name the
+// event by its 0-based index in the array, as every field path does
+// (events[0].name is the first event's name).
 func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []EventInput) (int, error) {
 	if len(in) == 0 {
 		return 0, invalid("events", "send at least one event")
@@ -68,14 +68,14 @@ func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []Event
 	}
 	rows := make([]Event, 0, len(in))
 	for i, e := range in {
-		p := fmt.Sprintf("events[%d].", i+1)
+		p := fmt.Sprintf("events[%d].", i)
 		ev := Event{ID: tracking.NewID(), TeamID: teamID, Name: strings.TrimSpace(e.Name), Value: 1, OccurredAt: now, CreatedAt: now}
 		if ev.Name == "" || len(ev.Name) > 200 {
 			fe[p+"name"] = "is required (at most 200 characters)"
 		}
 		if e.Value != nil {
-			if math.IsNaN(*e.Value) || math.IsInf(*e.Value, 0) {
-				fe[p+"value"] = "must be a finite number"
+			if msg := checkNumber(e.Value); msg != "" {
+				fe[p+"value"] = msg
 			}
 			ev.Value = *e.Value
 		}

@@ -3,7 +3,7 @@ package okr
 import (
 	"context"
 	"fmt"
-	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,15 +24,26 @@ const (
 type Objective struct {
 	bun.BaseModel `bun:"table:objectives,alias:o"`
 
-	ID          uuid.UUID    `bun:"id,pk,type:uuid" json:"id"`
-	TeamID      uuid.UUID    `bun:"team_id,type:uuid" json:"-"`
-	Title       string       `bun:"title" json:"title"`
-	PeriodLabel string       `bun:"period_label" json:"period"`
-	PeriodStart string       `bun:"period_start" json:"start"`
-	PeriodEnd   string       `bun:"period_end" json:"end"`
-	Kind        string       `bun:"kind" json:"kind"`
-	CreatedAt   time.Time    `bun:"created_at" json:"created_at"`
-	KeyResults  []*KeyResult `bun:"rel:has-many,join:id=objective_id" json:"key_results"`
+	ID          uuid.UUID  `bun:"id,pk,type:uuid" json:"id"`
+	TeamID      uuid.UUID  `bun:"team_id,type:uuid" json:"-"`
+	Title       string     `bun:"title" json:"title"`
+	PeriodLabel string     `bun:"period_label" json:"period"`
+	PeriodStart string     `bun:"period_start" json:"start"`
+	PeriodEnd   string     `bun:"period_end" json:"end"`
+	Kind        string     `bun:"kind" json:"kind"`
+	CreatedAt   time.Time  `bun:"created_at" json:"created_at"`
+	ArchivedAt  *time.Time `bun:"archived_at" json:"archived_at,omitempty"`
+
+	// Team is the slug of the team that owns the objective; SharedWith the
+	// slugs of the teams of the organisation it is shared with (each sees it
+	// in its review, with the same key results and values).
+	Team       string   `bun:"-" json:"team"`
+	SharedWith []string `bun:"-" json:"shared_with"`
+	// Owners are the people accountable for it, often one per function.
+	Owners     []Owner      `bun:"-" json:"owners"`
+	KeyResults []*KeyResult `bun:"rel:has-many,join:id=objective_id" json:"key_results"`
+
+	sharedIDs []uuid.UUID // the teams it is shared with
 }
 
 // Period is the objective's period.
@@ -74,7 +85,15 @@ type KeyResult struct {
 	EventAgg          string      `bun:"event_agg" json:"event_agg,omitempty"`
 	AttributionWindow int64       `bun:"attribution_window_seconds" json:"attribution_window_seconds"`
 	CreatedAt         time.Time   `bun:"created_at" json:"created_at"`
+	ArchivedAt        *time.Time  `bun:"archived_at" json:"archived_at,omitempty"`
 	ExperimentIDs     []uuid.UUID `bun:"-" json:"experiment_ids"`
+
+	// Kind says whether the key result measures an outcome (a business or
+	// usage measure) or an output (a milestone, a deliverable): by the rule
+	// of KindByRule, unless it was set otherwise with a reason.
+	Kind         string `bun:"-" json:"kind"`
+	KindOverride string `bun:"kind" json:"-"`
+	KindReason   string `bun:"kind_reason" json:"kind_reason,omitempty"`
 }
 
 type krExperiment struct {
@@ -95,25 +114,39 @@ type CheckIn struct {
 	Confidence  *int      `bun:"confidence" json:"confidence"`
 	Note        string    `bun:"note" json:"note"`
 	CreatedAt   time.Time `bun:"created_at" json:"created_at"`
+	// Who checked in: a user, or an API token named in Author.
+	UserID *uuid.UUID `bun:"user_id,type:uuid" json:"user_id"`
+	Author string     `bun:"author" json:"author"`
 }
 
-// ObjectiveInput is an objective as posted: a quarter in period, or explicit start and end dates.
+// Owner is one of the people accountable for an objective.
+type Owner struct {
+	ID       uuid.UUID `json:"id"`
+	Name     string    `json:"name"`
+	Email    string    `json:"email"`
+	Function string    `json:"function"`
+}
+
+// ObjectiveInput is an objective as posted: a quarter in period, or explicit
+// start and end dates; optionally shared with other teams of the
+// organisation (by slug) and owned by members of those teams.
 type ObjectiveInput struct {
-	Title  string `json:"title"`
-	Period string `json:"period"`
-	Start  string `json:"start"`
-	End    string `json:"end"`
-	Kind   string `json:"kind"`
+	Title      string      `json:"title"`
+	Period     string      `json:"period"`
+	Start      string      `json:"start"`
+	End        string      `json:"end"`
+	Kind       string      `json:"kind"`
+	SharedWith []string    `json:"shared_with"`
+	OwnerIDs   []uuid.UUID `json:"owner_ids"`
 }
 
-// CreateObjective stores an objective of a team.
-func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in ObjectiveInput) (*Objective, error) {
-	fe := map[string]string{}
-	title := strings.TrimSpace(in.Title)
-	if title == "" {
-		fe["title"] = "is required"
+// fields validates the input: the title, the period and the kind.
+func (in ObjectiveInput) fields() (title string, p Period, kind string, fe map[string]string) {
+	fe = map[string]string{}
+	title = strings.TrimSpace(in.Title)
+	if msg := checkTitle(title); msg != "" {
+		fe["title"] = msg
 	}
-	var p Period
 	var err error
 	switch {
 	case in.Period != "" && (in.Start != "" || in.End != ""):
@@ -129,27 +162,200 @@ func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in Obje
 	default:
 		fe["period"] = "is required: a quarter such as 2026-Q4, or start and end dates"
 	}
-	kind := in.Kind
+	kind = in.Kind
 	if kind == "" {
 		kind = KindCommitted
 	}
 	if kind != KindCommitted && kind != KindAspirational {
 		fe["kind"] = fmt.Sprintf("%q is not committed or aspirational", in.Kind)
 	}
+	return title, p, kind, fe
+}
+
+// CreateObjective stores an objective of a team.
+func (s *Service) CreateObjective(ctx context.Context, teamID uuid.UUID, in ObjectiveInput) (*Objective, error) {
+	title, p, kind, fe := in.fields()
+	teams, owners, err := s.resolveSharing(ctx, teamID, uuid.Nil, in.SharedWith, in.OwnerIDs, fe)
+	if err != nil {
+		return nil, err
+	}
 	if len(fe) > 0 {
 		return nil, &experiments.ValidationError{Fields: fe}
 	}
 	o := &Objective{ID: tracking.NewID(), TeamID: teamID, Title: title, PeriodLabel: p.Label, PeriodStart: p.Start.Format(time.DateOnly),
 		PeriodEnd: p.End.Format(time.DateOnly), Kind: kind, CreatedAt: s.now().UTC(), KeyResults: []*KeyResult{}}
-	if err := s.st.insertObjective(ctx, o); err != nil {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		st := s.st.with(tx)
+		if err := st.insertObjective(ctx, o); err != nil {
+			return err
+		}
+		return st.setSharing(ctx, o.ID, teams, owners)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("okr: create objective: %w", err)
 	}
-	return o, nil
+	return s.Objective(ctx, teamID, o.ID)
 }
 
-// Objectives lists a team's objectives with their key results.
+// resolveSharing checks the teams an objective is shared with (slugs of
+// other teams of the owner team's organisation) and its owners (members of
+// the owner team or of those teams); nil input gives nil (leave as it is).
+func (s *Service) resolveSharing(ctx context.Context, ownerTeam, objectiveID uuid.UUID, shared []string, ownerIDs []uuid.UUID, fe map[string]string) (teams, owners []uuid.UUID, err error) {
+	if shared == nil && ownerIDs == nil {
+		return nil, nil, nil
+	}
+	team, err := s.exps.Team(ctx, ownerTeam)
+	if err != nil {
+		return nil, nil, err
+	}
+	orgTeams, err := s.exps.OrgTeams(ctx, team.OrgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	bySlug := map[string]uuid.UUID{}
+	for _, t := range orgTeams {
+		bySlug[t.Slug] = t.ID
+	}
+	if shared != nil {
+		teams = []uuid.UUID{}
+		for i, slug := range shared {
+			id, ok := bySlug[slug]
+			switch {
+			case !ok:
+				fe[fmt.Sprintf("shared_with[%d]", i)] = fmt.Sprintf("%q is not a team of the organisation", slug)
+			case id == ownerTeam:
+				fe[fmt.Sprintf("shared_with[%d]", i)] = "is the team that owns the objective"
+			case !slices.Contains(teams, id):
+				teams = append(teams, id)
+			}
+		}
+	}
+	if ownerIDs != nil {
+		candidates := append([]uuid.UUID{ownerTeam}, teams...)
+		if shared == nil && objectiveID != uuid.Nil { // owners change, sharing stays: members of those teams count too
+			cur, _, err := s.st.sharingOf(ctx, objectiveID)
+			if err != nil {
+				return nil, nil, err
+			}
+			candidates = append(candidates, cur...)
+		}
+		owners = []uuid.UUID{}
+		for i, uid := range ownerIDs {
+			found := false
+			for _, t := range candidates {
+				if _, err := s.exps.Member(ctx, t, uid); err == nil {
+					found = true
+					break
+				}
+			}
+			if !found {
+				fe[fmt.Sprintf("owner_ids[%d]", i)] = "is not a member of the teams of the objective"
+			} else if !slices.Contains(owners, uid) {
+				owners = append(owners, uid)
+			}
+		}
+	}
+	return teams, owners, nil
+}
+
+// Objective reads one objective of the team with its key results (archived
+// ones left out).
+func (s *Service) Objective(ctx context.Context, teamID, id uuid.UUID) (*Objective, error) {
+	objs, err := s.objectives(ctx, teamID, &id, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("objective %s: %w", id, experiments.ErrNotFound)
+	}
+	return objs[0], nil
+}
+
+// ObjectivePatch changes an objective: each field given replaces the stored
+// one; a new period is a quarter (Period) or dates (Start and End).
+type ObjectivePatch struct {
+	Title      *string     `json:"title"`
+	Period     *string     `json:"period"`
+	Start      *string     `json:"start"`
+	End        *string     `json:"end"`
+	Kind       *string     `json:"kind"`
+	SharedWith []string    `json:"shared_with"` // replaces the teams it is shared with
+	OwnerIDs   []uuid.UUID `json:"owner_ids"`   // replaces its owners
+}
+
+// UpdateObjective changes an objective of the team. Check-ins outside a new
+// period stay stored but leave the review.
+func (s *Service) UpdateObjective(ctx context.Context, teamID, id uuid.UUID, p ObjectivePatch) (*Objective, error) {
+	o, err := s.st.objective(ctx, teamID, id)
+	if err != nil {
+		return nil, err
+	}
+	in := ObjectiveInput{Title: o.Title, Kind: o.Kind}
+	if strings.Contains(o.PeriodLabel, "/") {
+		in.Start, in.End = o.PeriodStart, o.PeriodEnd
+	} else {
+		in.Period = o.PeriodLabel
+	}
+	if p.Title != nil {
+		in.Title = *p.Title
+	}
+	if p.Kind != nil {
+		in.Kind = *p.Kind
+	}
+	if p.Period != nil {
+		in.Period, in.Start, in.End = *p.Period, "", ""
+	}
+	if p.Start != nil || p.End != nil {
+		in.Period = ""
+		if p.Start != nil {
+			in.Start = *p.Start
+		}
+		if p.End != nil {
+			in.End = *p.End
+		}
+	}
+	title, per, kind, fe := in.fields()
+	teams, owners, err := s.resolveSharing(ctx, o.TeamID, o.ID, p.SharedWith, p.OwnerIDs, fe)
+	if err != nil {
+		return nil, err
+	}
+	if len(fe) > 0 {
+		return nil, &experiments.ValidationError{Fields: fe}
+	}
+	o.Title, o.Kind, o.PeriodLabel = title, kind, per.Label
+	o.PeriodStart, o.PeriodEnd = per.Start.Format(time.DateOnly), per.End.Format(time.DateOnly)
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		st := s.st.with(tx)
+		if err := st.updateObjective(ctx, o); err != nil {
+			return err
+		}
+		return st.setSharing(ctx, o.ID, teams, owners)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("okr: change objective: %w", err)
+	}
+	return s.Objective(ctx, teamID, id)
+}
+
+// ArchiveObjective archives an objective: it leaves the lists and reviews
+// with its key results; nothing is deleted. Archiving again changes nothing.
+func (s *Service) ArchiveObjective(ctx context.Context, teamID, id uuid.UUID) error {
+	if _, err := s.st.objective(ctx, teamID, id); err != nil {
+		return err
+	}
+	return s.st.archive(ctx, (*Objective)(nil), id, s.now().UTC())
+}
+
+// Objectives lists a team's objectives with their key results; archived
+// ones are left out.
 func (s *Service) Objectives(ctx context.Context, teamID uuid.UUID) ([]*Objective, error) {
-	out, err := s.st.objectives(ctx, teamID)
+	return s.objectives(ctx, teamID, nil, false)
+}
+
+// objectives lists a team's objectives (one, when id is set), without
+// archived key results, and without archived objectives unless archived.
+func (s *Service) objectives(ctx context.Context, teamID uuid.UUID, id *uuid.UUID, archived bool) ([]*Objective, error) {
+	out, err := s.st.objectives(ctx, teamID, id, archived)
 	if err != nil {
 		return nil, fmt.Errorf("okr: objectives: %w", err)
 	}
@@ -169,7 +375,11 @@ func (s *Service) Objectives(ctx context.Context, teamID uuid.UUID) ([]*Objectiv
 			if k.ExperimentIDs == nil {
 				k.ExperimentIDs = []uuid.UUID{}
 			}
+			k.fillKind()
 		}
+	}
+	if err := s.fillSharing(ctx, out); err != nil {
+		return nil, err
 	}
 	if out == nil {
 		out = []*Objective{}
@@ -177,207 +387,40 @@ func (s *Service) Objectives(ctx context.Context, teamID uuid.UUID) ([]*Objectiv
 	return out, nil
 }
 
-// KeyResultInput is a key result as posted.
-type KeyResultInput struct {
-	Title             string      `json:"title"`
-	Type              string      `json:"type"`
-	Start             *float64    `json:"start"`
-	Target            *float64    `json:"target"`
-	Comparison        string      `json:"comparison"`
-	Unit              string      `json:"unit"`
-	Source            string      `json:"source"`
-	EventName         string      `json:"event_name"`
-	EventAgg          string      `json:"event_agg"`
-	AttributionWindow string      `json:"attribution_window"`
-	ExperimentIDs     []uuid.UUID `json:"experiment_ids"`
-}
-
-// CreateKeyResult adds a key result to an objective of the team.
-func (s *Service) CreateKeyResult(ctx context.Context, teamID, objectiveID uuid.UUID, in KeyResultInput) (*KeyResult, error) {
-	o, err := s.st.objective(ctx, teamID, objectiveID)
+// fillSharing sets the owner team, the teams shared with and the owners of objectives.
+func (s *Service) fillSharing(ctx context.Context, objs []*Objective) error {
+	ids := make([]uuid.UUID, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	teams, owners, err := s.st.sharing(ctx, ids)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("okr: sharing: %w", err)
 	}
-	fe := map[string]string{}
-	k := &KeyResult{ID: tracking.NewID(), ObjectiveID: o.ID, TeamID: teamID, Title: strings.TrimSpace(in.Title), Type: in.Type,
-		Start: in.Start, Target: in.Target, Comparison: in.Comparison, Unit: strings.TrimSpace(in.Unit), Source: in.Source,
-		EventName: strings.TrimSpace(in.EventName), EventAgg: in.EventAgg, AttributionWindow: 7 * 24 * 3600, CreatedAt: s.now().UTC()}
-	if k.Title == "" {
-		fe["title"] = "is required"
-	}
-	for name, v := range map[string]*float64{"start": in.Start, "target": in.Target} {
-		if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
-			fe[name] = "must be a finite number"
+	slugs := map[uuid.UUID]string{}
+	slug := func(id uuid.UUID) string {
+		if v, ok := slugs[id]; ok {
+			return v
 		}
-	}
-	switch k.Type {
-	case TypeMetric:
-		switch {
-		case in.Start == nil:
-			fe["start"] = "a metric key result needs a start value"
-		case in.Target == nil:
-			fe["target"] = "a metric key result needs a target value"
-		case *in.Target == *in.Start:
-			fe["target"] = "must differ from start; to keep a value at a level, use a threshold key result"
+		t, err := s.exps.Team(ctx, id)
+		if err == nil {
+			slugs[id] = t.Slug
 		}
-	case TypeThreshold:
-		if in.Target == nil {
-			fe["target"] = "a threshold key result needs the value to stay at or above (or at or below)"
+		return slugs[id]
+	}
+	for _, o := range objs {
+		o.Team, o.SharedWith, o.Owners, o.sharedIDs = slug(o.TeamID), []string{}, []Owner{}, teams[o.ID]
+		for _, t := range teams[o.ID] {
+			o.SharedWith = append(o.SharedWith, slug(t))
 		}
-		if k.Comparison == "" {
-			k.Comparison = "at_or_above"
-		}
-		if k.Comparison != "at_or_above" && k.Comparison != "at_or_below" {
-			fe["comparison"] = fmt.Sprintf("%q is not at_or_above or at_or_below", in.Comparison)
-		}
-	case TypeMilestone, TypeBaseline:
-	default:
-		fe["type"] = fmt.Sprintf("%q is not metric, threshold, milestone or baseline", in.Type)
-	}
-	if k.Type != TypeThreshold && in.Comparison != "" {
-		fe["comparison"] = "only threshold key results have a comparison"
-	}
-	switch k.Source {
-	case SourceManual, SourceClicks, SourceCTR:
-		if k.EventName != "" {
-			fe["event_name"] = "only events key results have an event name"
-		}
-	case SourceEvents:
-		if k.EventName == "" {
-			fe["event_name"] = "an events key result needs the name of the events to count"
-		}
-	default:
-		fe["source"] = fmt.Sprintf("%q is not manual, clicks, ctr or events", in.Source)
-	}
-	if k.EventAgg == "" {
-		k.EventAgg = "count"
-	}
-	if k.EventAgg != "count" && k.EventAgg != "sum" {
-		fe["event_agg"] = "must be count or sum"
-	}
-	if in.AttributionWindow != "" {
-		d, err := time.ParseDuration(in.AttributionWindow)
-		if err != nil || d <= 0 || d > 90*24*time.Hour {
-			fe["attribution_window"] = "must be a duration such as 168h, at most 2160h"
-		} else {
-			k.AttributionWindow = int64(d / time.Second)
-		}
-	}
-	if len(in.ExperimentIDs) > 0 && k.Source == SourceManual {
-		fe["experiment_ids"] = "a manual key result takes its value from check-ins; link experiments to clicks, ctr or events key results"
-	}
-	if err := s.checkExperiments(ctx, teamID, in.ExperimentIDs, fe); err != nil {
-		return nil, err
-	}
-	if len(fe) > 0 {
-		return nil, &experiments.ValidationError{Fields: fe}
-	}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		st := s.st.with(tx)
-		if err := st.insertKeyResult(ctx, k); err != nil {
-			return err
-		}
-		return st.link(ctx, k.ID, in.ExperimentIDs)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("okr: create key result: %w", err)
-	}
-	k.ExperimentIDs = append([]uuid.UUID{}, in.ExperimentIDs...)
-	return k, nil
-}
-
-// checkExperiments adds a field error for every id that is not an experiment of the team.
-func (s *Service) checkExperiments(ctx context.Context, teamID uuid.UUID, ids []uuid.UUID, fe map[string]string) error {
-	ok, err := s.exps.OfTeam(ctx, teamID, ids)
-	if err != nil {
-		return err
-	}
-	for i, id := range ids {
-		if !ok[id] {
-			fe[fmt.Sprintf("experiment_ids[%d]", i)] = fmt.Sprintf("%s is not an experiment of this team", id)
+		for _, uid := range owners[o.ID] {
+			for _, t := range append([]uuid.UUID{o.TeamID}, teams[o.ID]...) {
+				if m, err := s.exps.Member(ctx, t, uid); err == nil {
+					o.Owners = append(o.Owners, Owner{ID: uid, Name: m.Name, Email: m.Email, Function: m.Function})
+					break
+				}
+			}
 		}
 	}
 	return nil
-}
-
-// LinkExperiment links an experiment of the team to a clicks, ctr or events key result.
-func (s *Service) LinkExperiment(ctx context.Context, teamID, krID, experimentID uuid.UUID) error {
-	k, err := s.st.keyResult(ctx, teamID, krID)
-	if err != nil {
-		return err
-	}
-	if k.Source == SourceManual {
-		return &experiments.ValidationError{Fields: map[string]string{"experiment_id": "a manual key result takes its value from check-ins, not experiments"}}
-	}
-	fe := map[string]string{}
-	if err := s.checkExperiments(ctx, teamID, []uuid.UUID{experimentID}, fe); err != nil {
-		return err
-	}
-	if len(fe) > 0 {
-		return &experiments.ValidationError{Fields: map[string]string{"experiment_id": fe["experiment_ids[0]"]}}
-	}
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return s.st.with(tx).link(ctx, krID, []uuid.UUID{experimentID})
-	})
-}
-
-// CheckInInput is a check-in as posted.
-type CheckInInput struct {
-	Week       string   `json:"week"`
-	Value      *float64 `json:"value"`
-	Confidence *int     `json:"confidence"`
-	Note       string   `json:"note"`
-}
-
-// CheckIn records (or replaces) the week's check-in of a key result.
-func (s *Service) CheckIn(ctx context.Context, teamID, krID uuid.UUID, in CheckInInput) (*CheckIn, error) {
-	k, err := s.st.keyResult(ctx, teamID, krID)
-	if err != nil {
-		return nil, err
-	}
-	o, err := s.st.objective(ctx, teamID, k.ObjectiveID)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := s.location(ctx, teamID)
-	if err != nil {
-		return nil, err
-	}
-	fe := map[string]string{}
-	w, err := tracking.ParseWeek(in.Week)
-	switch {
-	case err != nil:
-		fe["week"] = err.Error()
-	case !o.Period().Contains(w):
-		fe["week"] = fmt.Sprintf("%s is outside the objective's period %s", w, o.PeriodLabel)
-	case tracking.WeekOf(s.now(), loc).Before(w):
-		fe["week"] = fmt.Sprintf("%s has not started yet", w)
-	}
-	if in.Confidence != nil && (*in.Confidence < 0 || *in.Confidence > 10) {
-		fe["confidence"] = fmt.Sprintf("%d is outside 0 to 10", *in.Confidence)
-	}
-	if in.Value != nil && (math.IsNaN(*in.Value) || math.IsInf(*in.Value, 0)) {
-		fe["value"] = "must be a finite number"
-	}
-	if k.Source == SourceManual && in.Value == nil && in.Confidence == nil && in.Note == "" {
-		fe["value"] = "a check-in of a manual key result needs a value (or at least a confidence or a note)"
-	}
-	if k.Source != SourceManual && in.Value != nil {
-		fe["value"] = fmt.Sprintf("this key result takes its value from %s; a check-in gives only confidence and a note", k.Source)
-	}
-	if len(in.Note) > 4000 {
-		fe["note"] = "must be at most 4000 characters"
-	}
-	if len(fe) > 0 {
-		return nil, &experiments.ValidationError{Fields: fe}
-	}
-	c := &CheckIn{ID: tracking.NewID(), KeyResultID: k.ID, Week: w.String(), Value: in.Value, Confidence: in.Confidence,
-		Note: strings.TrimSpace(in.Note), CreatedAt: s.now().UTC()}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return s.st.with(tx).replaceCheckIn(ctx, c)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("okr: check-in: %w", err)
-	}
-	return c, nil
 }

@@ -39,7 +39,18 @@ type ObjectiveReview struct {
 	Score      *float64   `json:"score"`
 	Colour     string     `json:"colour"`
 	KeyResults []KRReview `json:"key_results"`
+	// Team owns the objective; SharedWith are the other teams that share it.
+	Team       string   `json:"team"`
+	SharedWith []string `json:"shared_with"`
+	Owners     []Owner  `json:"owners"`
+	// OutcomeShare is the share of its key results that measure outcomes
+	// (null without key results); Notice says plainly what to fix.
+	OutcomeShare *float64 `json:"outcome_share"`
+	Notice       string   `json:"notice,omitempty"`
 }
+
+// OutputOnlyNotice is said of an objective whose key results all measure outputs.
+const OutputOnlyNotice = "this objective measures only outputs; add a KR on usage or revenue"
 
 // KRReview is one key result in the review.
 type KRReview struct {
@@ -47,12 +58,14 @@ type KRReview struct {
 	Title            string         `json:"title"`
 	Type             string         `json:"type"`
 	Source           string         `json:"source"`
+	Kind             string         `json:"kind"` // outcome or output
+	KindReason       string         `json:"kind_reason,omitempty"`
 	Unit             string         `json:"unit"`
 	Start            *float64       `json:"start"`
 	Target           *float64       `json:"target"`
 	Value            *float64       `json:"value"`    // this week's value
 	Progress         *float64       `json:"progress"` // raw: over- and under-achievement visible
-	Score            float64        `json:"score"`    // progress clamped to [0, 1]
+	Score            *float64       `json:"score"`    // progress clamped to [0, 1]; null for a baseline without a target
 	ExpectedProgress float64        `json:"expected_progress"`
 	Status           Status         `json:"status"`
 	Confidence       *int           `json:"confidence"`
@@ -74,6 +87,7 @@ type TrendPoint struct {
 type Contribution struct {
 	ExperimentID uuid.UUID `json:"experiment_id"`
 	Name         string    `json:"name"`
+	Team         string    `json:"team"` // the slug of the experiment's team
 	Value        float64   `json:"value"`
 }
 
@@ -142,9 +156,9 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 	if err != nil {
 		return nil, err
 	}
-	names := make(map[uuid.UUID]string, len(exps))
-	for _, e := range exps {
-		names[e.ID] = e.Name
+	names, err := s.experimentNames(ctx, team, objs)
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range objs {
 		p := o.Period()
@@ -153,18 +167,32 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 		if idx < 0 {
 			continue
 		}
-		or := ObjectiveReview{ID: o.ID, Title: o.Title, Kind: o.Kind, Period: o.PeriodLabel, KeyResults: []KRReview{}}
+		or := ObjectiveReview{ID: o.ID, Title: o.Title, Kind: o.Kind, Period: o.PeriodLabel, KeyResults: []KRReview{},
+			Team: o.Team, SharedWith: o.SharedWith, Owners: o.Owners}
 		var scores []float64
+		outcomes := 0
 		for _, k := range o.KeyResults {
-			kr, err := s.reviewKR(ctx, team.ID, k, weeks[:idx+1], len(weeks), loc, names)
+			kr, err := s.reviewKR(ctx, o.TeamID, k, weeks[:idx+1], len(weeks), loc, names)
 			if err != nil {
 				return nil, err
 			}
-			scores = append(scores, kr.Score)
+			if kr.Score != nil { // a baseline being measured has no score yet
+				scores = append(scores, *kr.Score)
+			}
+			if kr.Kind == KindOutcome {
+				outcomes++
+			}
 			or.KeyResults = append(or.KeyResults, kr)
 		}
 		if sc, ok := ObjectiveScore(scores); ok {
 			or.Score, or.Colour = &sc, Colour(sc)
+		}
+		if n := len(or.KeyResults); n > 0 {
+			share := float64(outcomes) / float64(n)
+			or.OutcomeShare = &share
+			if outcomes == 0 {
+				or.Notice = OutputOnlyNotice
+			}
 		}
 		r.Objectives = append(r.Objectives, or)
 	}
@@ -176,14 +204,54 @@ func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week 
 		return nil, err
 	}
 	r.Allocation = alloc
+	r.round()
 	return r, nil
+}
+
+// round rounds every figure of the review for people (Round): no
+// 0.39999999999999997 in the JSON or the CSV.
+func (r *Review) round() {
+	rp := func(p **float64) {
+		if *p != nil {
+			x := Round(**p)
+			*p = &x
+		}
+	}
+	for i := range r.Objectives {
+		o := &r.Objectives[i]
+		rp(&o.Score)
+		for j := range o.KeyResults {
+			k := &o.KeyResults[j]
+			rp(&k.Value)
+			rp(&k.Progress)
+			rp(&k.Score)
+			k.ExpectedProgress = Round(k.ExpectedProgress)
+			for t := range k.Trend {
+				rp(&k.Trend[t].Value)
+			}
+		}
+	}
+	for i := range r.Experiments {
+		rp(&r.Experiments[i].CTR)
+	}
+	a := &r.Allocation
+	rp(&a.KTLOShare)
+	rp(&a.ResponseRate)
+	for i := range a.Categories {
+		rp(&a.Categories[i].Share)
+		rp(&a.Categories[i].ElectiveShare)
+	}
+	for i := range a.Trend {
+		rp(&a.Trend[i].KTLOShare)
+	}
 }
 
 // reviewKR computes one key result for the last of weeks (the weeks of its
 // period up to the report week); total is the number of weeks in the period.
-func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []tracking.Week, total int, loc *time.Location, names map[uuid.UUID]string) (KRReview, error) {
+func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, weeks []tracking.Week, total int, loc *time.Location, names map[uuid.UUID]experimentRef) (KRReview, error) {
 	week := weeks[len(weeks)-1]
 	kr := KRReview{ID: k.ID, Title: k.Title, Type: k.Type, Source: k.Source, Unit: k.Unit, Start: k.Start, Target: k.Target,
+		Kind: k.Kind, KindReason: k.KindReason,
 		Trend: []TrendPoint{}, Contributions: []Contribution{}}
 	series, err := s.seriesCached(ctx, teamID, k, weeks, loc)
 	if err != nil {
@@ -210,18 +278,21 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		}
 	}
 	kr.ExpectedProgress = ExpectedProgress(len(weeks), total)
+	score := func(x float64) { kr.Score = &x }
 	switch k.Type {
 	case TypeMetric:
 		if latest != nil && k.Start != nil && k.Target != nil {
 			if raw, err := MetricProgress(*k.Start, *k.Target, *latest); err == nil {
-				kr.Progress, kr.Score = &raw, Clamp01(raw)
+				kr.Progress = &raw
+				score(Clamp01(raw))
 			}
 		}
-		kr.Status = StatusFor(kr.Score, kr.ExpectedProgress, kr.Value != nil)
+		kr.Status = StatusFor(deref(kr.Score), kr.ExpectedProgress, kr.Value != nil)
 	case TypeThreshold:
 		above := k.Comparison != "at_or_below"
 		if sc, ok := ThresholdScore(measured, *k.Target, above); ok {
-			kr.Progress, kr.Score = &sc, sc
+			kr.Progress = &sc
+			score(sc)
 		}
 		switch {
 		case kr.Value == nil:
@@ -237,15 +308,28 @@ func (s *Service) reviewKR(ctx context.Context, teamID uuid.UUID, k *KeyResult, 
 		if done {
 			sc = 1
 		}
-		kr.Progress, kr.Score = &sc, sc
+		kr.Progress = &sc
+		score(sc)
 		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil || done)
 	case TypeBaseline:
-		sc := 0.0
-		if k.Target != nil {
-			sc = 1
+		// Measure first: no score (and no part in the objective's score)
+		// until a target is set; then progress runs from the start, or from
+		// the first value measured, towards the target.
+		from := k.Start
+		if from == nil && len(measured) > 0 {
+			from = &measured[0]
 		}
-		kr.Progress, kr.Score = &sc, sc
-		kr.Status = StatusFor(sc, kr.ExpectedProgress, kr.Value != nil)
+		if k.Target == nil || from == nil || latest == nil || *from == *k.Target {
+			kr.Status = StatusBaseline
+			if k.Target != nil && kr.Value == nil {
+				kr.Status = StatusStale
+			}
+			break
+		}
+		raw, _ := MetricProgress(*from, *k.Target, *latest)
+		kr.Progress = &raw
+		score(Clamp01(raw))
+		kr.Status = StatusFor(*kr.Score, kr.ExpectedProgress, kr.Value != nil)
 	}
 	switch k.Source {
 	case SourceClicks:
@@ -356,8 +440,39 @@ func (s *Service) series(ctx context.Context, teamID uuid.UUID, k *KeyResult, we
 	return out, nil
 }
 
+// experimentRef names an experiment and its team in a review.
+type experimentRef struct{ name, team string }
+
+// experimentNames names the experiments of the team and of the teams its
+// objectives are shared with or by.
+func (s *Service) experimentNames(ctx context.Context, team experiments.Team, objs []*Objective) (map[uuid.UUID]experimentRef, error) {
+	teams := []uuid.UUID{team.ID}
+	for _, o := range objs {
+		for _, t := range append([]uuid.UUID{o.TeamID}, o.sharedIDs...) {
+			if !slices.Contains(teams, t) {
+				teams = append(teams, t)
+			}
+		}
+	}
+	exps, err := s.exps.Summaries(ctx, teams...)
+	if err != nil {
+		return nil, err
+	}
+	slugs := map[uuid.UUID]string{team.ID: team.Slug}
+	out := make(map[uuid.UUID]experimentRef, len(exps))
+	for _, e := range exps {
+		if _, ok := slugs[e.TeamID]; !ok {
+			if t, err := s.exps.Team(ctx, e.TeamID); err == nil {
+				slugs[e.TeamID] = t.Slug
+			}
+		}
+		out[e.ID] = experimentRef{name: e.Name, team: slugs[e.TeamID]}
+	}
+	return out, nil
+}
+
 // contributions splits a clicks KR's value of the week over its experiments.
-func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking.Week, names map[uuid.UUID]string) ([]Contribution, error) {
+func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking.Week, names map[uuid.UUID]experimentRef) ([]Contribution, error) {
 	out := []Contribution{}
 	if len(k.ExperimentIDs) == 0 {
 		return out, nil
@@ -376,11 +491,11 @@ func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking
 	}
 	total := float64(len(per))
 	ids := slices.Clone(k.ExperimentIDs)
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareStrings(names[a], names[b]) })
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareStrings(names[a].name, names[b].name) })
 	sum, largest := 0.0, -1
 	for _, id := range ids {
 		v := math.Round(credit[id]*1e6) / 1e6
-		out = append(out, Contribution{ExperimentID: id, Name: names[id], Value: v})
+		out = append(out, Contribution{ExperimentID: id, Name: names[id].name, Team: names[id].team, Value: v})
 		sum += v
 		if largest < 0 || v > out[largest].Value {
 			largest = len(out) - 1
@@ -391,6 +506,13 @@ func (s *Service) contributions(ctx context.Context, k *KeyResult, week tracking
 		out[largest].Value = math.Round((out[largest].Value+total-sum)*1e6) / 1e6
 	}
 	return out, nil
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func compareStrings(a, b string) int {

@@ -80,6 +80,7 @@ const (
 	StatusOnTrack  Status = "on_track"  // at most 10 points behind expected progress
 	StatusAtRisk   Status = "at_risk"   // more than 10 and at most 25 points behind
 	StatusOffTrack Status = "off_track" // more than 25 points behind
+	StatusBaseline Status = "baseline"  // a baseline key result being measured: no target yet, no score
 )
 
 // Gap limits of StatusFor, in score units (0.10 = 10 points).

@@ -26,8 +26,10 @@ type Service struct {
 
 // Config is what the service needs from the operator's configuration.
 type Config struct {
-	// Secret signs the allocation survey links (SLICELAB_SECRET).
-	Secret []byte
+	// Secret signs the allocation survey links (SLICELAB_SECRET); links
+	// signed with a previous secret open until it ends.
+	Secret   []byte
+	Previous []tracking.Previous
 }
 
 // NewService builds the OKR service over the experiments below it and the
@@ -39,7 +41,7 @@ func NewService(db *bun.DB, exps *experiments.Service, clicks *tracking.Store, c
 	if len(cfg.Secret) == 0 {
 		return nil, fmt.Errorf("okr: a secret is needed to sign survey links")
 	}
-	return &Service{db: db, st: store{db: db}, exps: exps, clicks: clicks, now: now, survey: NewSurveySigner(cfg.Secret)}, nil
+	return &Service{db: db, st: store{db: db}, exps: exps, clicks: clicks, now: now, survey: NewSurveySigner(cfg.Secret, cfg.Previous...)}, nil
 }
 
 // KeyResultLinker links new experiments to key results; it implements

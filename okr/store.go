@@ -28,17 +28,50 @@ func (s store) insertObjective(ctx context.Context, o *Objective) error {
 	return err
 }
 
-func (s store) objectives(ctx context.Context, teamID uuid.UUID) ([]*Objective, error) {
+// objectives reads the objectives a team owns or that are shared with it
+// (one, when id is set) with their live key results; archived objectives
+// only when archived is true.
+func (s store) objectives(ctx context.Context, teamID uuid.UUID, id *uuid.UUID, archived bool) ([]*Objective, error) {
 	var out []*Objective
-	err := s.db.NewSelect().Model(&out).Relation("KeyResults", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Order("position")
-	}).Where("o.team_id = ?", teamID).Order("o.period_start", "o.created_at").Scan(ctx)
+	q := s.db.NewSelect().Model(&out).Relation("KeyResults", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("archived_at IS NULL").Order("position")
+	}).WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("o.team_id = ?", teamID).WhereOr("o.id IN (SELECT objective_id FROM objective_teams WHERE team_id = ?)", teamID)
+	}).Order("o.period_start", "o.created_at")
+	if id != nil {
+		q = q.Where("o.id = ?", *id)
+	}
+	if !archived {
+		q = q.Where("o.archived_at IS NULL")
+	}
+	err := q.Scan(ctx)
 	return out, err
 }
 
+func (s store) updateObjective(ctx context.Context, o *Objective) error {
+	_, err := s.db.NewUpdate().Model(o).Column("title", "kind", "period_label", "period_start", "period_end").WherePK().Exec(ctx)
+	return err
+}
+
+func (s store) updateKeyResult(ctx context.Context, k *KeyResult) error {
+	_, err := s.db.NewUpdate().Model(k).Column("title", "start_value", "target_value", "comparison", "unit", "event_name",
+		"event_agg", "attribution_window_seconds", "kind", "kind_reason").WherePK().Exec(ctx)
+	return err
+}
+
+// archive sets archived_at of an objective or a key result (model is a nil
+// pointer of its type) unless it is archived already.
+func (s store) archive(ctx context.Context, model any, id uuid.UUID, now time.Time) error {
+	_, err := s.db.NewUpdate().Model(model).Set("archived_at = ?", now).Where("id = ?", id).Where("archived_at IS NULL").Exec(ctx)
+	return err
+}
+
+// objective reads an objective that the team owns or that is shared with it.
 func (s store) objective(ctx context.Context, teamID, id uuid.UUID) (*Objective, error) {
 	o := new(Objective)
-	err := s.db.NewSelect().Model(o).Where("o.id = ?", id).Where("o.team_id = ?", teamID).Scan(ctx)
+	err := s.db.NewSelect().Model(o).Where("o.id = ?", id).WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("o.team_id = ?", teamID).WhereOr("o.id IN (SELECT objective_id FROM objective_teams WHERE team_id = ?)", teamID)
+	}).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("objective %s: %w", id, experiments.ErrNotFound)
 	}
@@ -61,9 +94,12 @@ func (s store) experimentLinks(ctx context.Context, krIDs []uuid.UUID) (map[uuid
 	return by, nil
 }
 
+// keyResult reads a key result of an objective the team owns or shares.
 func (s store) keyResult(ctx context.Context, teamID, id uuid.UUID) (*KeyResult, error) {
 	k := new(KeyResult)
-	err := s.db.NewSelect().Model(k).Where("k.id = ?", id).Where("k.team_id = ?", teamID).Scan(ctx)
+	err := s.db.NewSelect().Model(k).Where("k.id = ?", id).WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("k.team_id = ?", teamID).WhereOr("k.objective_id IN (SELECT objective_id FROM objective_teams WHERE team_id = ?)", teamID)
+	}).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("key result %s: %w", id, experiments.ErrNotFound)
 	}
@@ -84,8 +120,9 @@ func (s store) insertKeyResult(ctx context.Context, k *KeyResult) error {
 // take their value from experiments (not manual ones).
 func (s store) linkableKeyResults(ctx context.Context, teamID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	var mine []uuid.UUID
-	if err := s.db.NewSelect().Model((*KeyResult)(nil)).Column("id").Where("team_id = ?", teamID).
-		Where("id IN (?)", bun.In(ids)).Where("source <> ?", SourceManual).Scan(ctx, &mine); err != nil {
+	if err := s.db.NewSelect().Model((*KeyResult)(nil)).Column("id").WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("team_id = ?", teamID).WhereOr("objective_id IN (SELECT objective_id FROM objective_teams WHERE team_id = ?)", teamID)
+	}).Where("id IN (?)", bun.In(ids)).Where("source <> ?", SourceManual).Scan(ctx, &mine); err != nil {
 		return nil, err
 	}
 	ok := make(map[uuid.UUID]bool, len(mine))
@@ -223,8 +260,8 @@ func (s store) insertCategory(ctx context.Context, c *Category) error {
 	return err
 }
 
-func (s store) renameCategory(ctx context.Context, c *Category) error {
-	_, err := s.db.NewUpdate().Model(c).Column("name").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
+func (s store) updateCategory(ctx context.Context, c *Category) error {
+	_, err := s.db.NewUpdate().Model(c).Column("name", "target_share", "description").WherePK().Where("team_id = ?", c.TeamID).Exec(ctx)
 	return err
 }
 
@@ -289,4 +326,86 @@ func weekKeys(weeks []tracking.Week) []string {
 		keys[i] = w.String()
 	}
 	return keys
+}
+
+// ---- sharing and owners ----
+
+type objectiveTeam struct {
+	bun.BaseModel `bun:"table:objective_teams"`
+
+	ObjectiveID uuid.UUID `bun:"objective_id,pk,type:uuid"`
+	TeamID      uuid.UUID `bun:"team_id,pk,type:uuid"`
+}
+
+type objectiveOwner struct {
+	bun.BaseModel `bun:"table:objective_owners"`
+
+	ObjectiveID uuid.UUID `bun:"objective_id,pk,type:uuid"`
+	UserID      uuid.UUID `bun:"user_id,pk,type:uuid"`
+	Position    int       `bun:"position"`
+}
+
+// sharing returns, per objective, the teams it is shared with and its owners in order.
+func (s store) sharing(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]uuid.UUID, map[uuid.UUID][]uuid.UUID, error) {
+	teams, owners := map[uuid.UUID][]uuid.UUID{}, map[uuid.UUID][]uuid.UUID{}
+	if len(ids) == 0 {
+		return teams, owners, nil
+	}
+	var ts []objectiveTeam
+	if err := s.db.NewSelect().Model(&ts).Where("objective_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	for _, t := range ts {
+		teams[t.ObjectiveID] = append(teams[t.ObjectiveID], t.TeamID)
+	}
+	var os []objectiveOwner
+	if err := s.db.NewSelect().Model(&os).Where("objective_id IN (?)", bun.In(ids)).Order("position").Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	for _, o := range os {
+		owners[o.ObjectiveID] = append(owners[o.ObjectiveID], o.UserID)
+	}
+	return teams, owners, nil
+}
+
+// sharingOf returns the teams one objective is shared with, and its owners.
+func (s store) sharingOf(ctx context.Context, objectiveID uuid.UUID) ([]uuid.UUID, []uuid.UUID, error) {
+	teams, owners, err := s.sharing(ctx, []uuid.UUID{objectiveID})
+	if err != nil {
+		return nil, nil, err
+	}
+	return teams[objectiveID], owners[objectiveID], nil
+}
+
+// setSharing replaces an objective's sharing teams and owners (nil leaves one as it is).
+func (s store) setSharing(ctx context.Context, objectiveID uuid.UUID, teams, owners []uuid.UUID) error {
+	if teams != nil {
+		if _, err := s.db.NewDelete().Model((*objectiveTeam)(nil)).Where("objective_id = ?", objectiveID).Exec(ctx); err != nil {
+			return err
+		}
+		if len(teams) > 0 {
+			rows := make([]objectiveTeam, len(teams))
+			for i, t := range teams {
+				rows[i] = objectiveTeam{ObjectiveID: objectiveID, TeamID: t}
+			}
+			if _, err := s.db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if owners != nil {
+		if _, err := s.db.NewDelete().Model((*objectiveOwner)(nil)).Where("objective_id = ?", objectiveID).Exec(ctx); err != nil {
+			return err
+		}
+		if len(owners) > 0 {
+			rows := make([]objectiveOwner, len(owners))
+			for i, u := range owners {
+				rows[i] = objectiveOwner{ObjectiveID: objectiveID, UserID: u, Position: i}
+			}
+			if _, err := s.db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

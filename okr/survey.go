@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,7 +19,10 @@ import (
 // team and one week, and is sealed with HMAC-SHA256 under a key derived from
 // the service secret, so a link answers for its member only and cannot be
 // forged or altered.
-type SurveySigner struct{ key []byte }
+type SurveySigner struct {
+	key      []byte
+	previous []tracking.Previous // keys, not secrets, once built
+}
 
 // surveyKeyLabel separates the survey key from other uses of the secret.
 const surveyKeyLabel = "slicelab/okr/allocation-survey/v2"
@@ -31,17 +35,41 @@ const (
 	surveyTokenLen = surveyBodyLen + surveyMACLen
 )
 
-// NewSurveySigner derives the survey key from the service secret.
-func NewSurveySigner(secret []byte) *SurveySigner {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(surveyKeyLabel))
-	return &SurveySigner{key: m.Sum(nil)}
+// NewSurveySigner derives the survey key from the service secret, and from
+// previous secrets whose links still open until they end.
+func NewSurveySigner(secret []byte, previous ...tracking.Previous) *SurveySigner {
+	g := &SurveySigner{key: surveyKey(secret)}
+	for _, p := range previous {
+		g.previous = append(g.previous, tracking.Previous{Secret: surveyKey(p.Secret), Until: p.Until})
+	}
+	return g
 }
 
-func (g *SurveySigner) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, g.key)
+func surveyKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(surveyKeyLabel))
+	return m.Sum(nil)
+}
+
+func (g *SurveySigner) mac(body []byte) []byte { return surveyMAC(g.key, body) }
+
+func surveyMAC(key, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(body)
 	return m.Sum(nil)[:surveyMACLen]
+}
+
+// verify checks a MAC under the current key or a previous one not yet ended.
+func (g *SurveySigner) verify(body, mac []byte) bool {
+	if hmac.Equal(mac, g.mac(body)) {
+		return true
+	}
+	for _, p := range g.previous {
+		if time.Now().Before(p.Until) && hmac.Equal(mac, surveyMAC(p.Secret, body)) {
+			return true
+		}
+	}
+	return false
 }
 
 // SurveyRef is what a survey token names.
@@ -73,7 +101,7 @@ func (g *SurveySigner) Open(tok string) (SurveyRef, error) {
 	if err != nil || len(b) != surveyTokenLen || b[0] != surveyVersion {
 		return SurveyRef{}, experiments.ErrNotFound
 	}
-	if !hmac.Equal(b[surveyBodyLen:], g.mac(b[:surveyBodyLen])) {
+	if !g.verify(b[:surveyBodyLen], b[surveyBodyLen:]) {
 		return SurveyRef{}, experiments.ErrNotFound
 	}
 	var r SurveyRef
@@ -85,6 +113,13 @@ func (g *SurveySigner) Open(tok string) (SurveyRef, error) {
 	}
 	return r, nil
 }
+
+// SurveyLinkWeeks is how long a survey link is valid: it answers its week
+// until this many weeks after it (late answers are welcome, old links are not).
+const SurveyLinkWeeks = 4
+
+// ErrSurveyLinkExpired is a survey link whose week is long past.
+var ErrSurveyLinkExpired = errors.New("this survey link has expired; use the link in this week's email")
 
 // SurveyToken returns the token of a member's survey link for a week.
 func (s *Service) SurveyToken(teamID, userID uuid.UUID, week tracking.Week) string {
@@ -107,6 +142,19 @@ func (s *Service) openSurvey(ctx context.Context, tok string) (SurveyRef, experi
 	ref, err := s.survey.Open(tok)
 	if err != nil {
 		return SurveyRef{}, experiments.Member{}, err
+	}
+	cur, err := s.CurrentWeek(ctx, ref.TeamID)
+	if errors.Is(err, experiments.ErrNotFound) {
+		return SurveyRef{}, experiments.Member{}, experiments.ErrNotFound
+	} else if err != nil {
+		return SurveyRef{}, experiments.Member{}, err
+	}
+	oldest := cur
+	for range SurveyLinkWeeks {
+		oldest = oldest.Prev()
+	}
+	if ref.Week.Before(oldest) {
+		return SurveyRef{}, experiments.Member{}, ErrSurveyLinkExpired
 	}
 	m, err := s.exps.Member(ctx, ref.TeamID, ref.UserID)
 	if errors.Is(err, experiments.ErrNotFound) {

@@ -6,13 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 )
 
 // ErrNotFound is returned for tokens that do not open (unknown, altered or of
 // the wrong kind) and for links or deliveries that do not exist.
-var ErrNotFound = errors.New("tracking: not found")
+var ErrNotFound = errors.New("not found")
 
 // ErrUnavailable: a link's destinations could not be read (the database is
 // away) and are not cached; the request may be tried again.
@@ -41,15 +42,40 @@ const (
 	tokenLen   = payloadLen + macLen
 )
 
-// Sealer seals and opens tokens with an HMAC key derived from the service secret.
-type Sealer struct{ key []byte }
+// Sealer seals and opens tokens with an HMAC key derived from the service
+// secret; tokens sealed under a previous secret still open until its end.
+type Sealer struct {
+	key      []byte
+	previous []previousKey
+}
 
-// NewSealer derives the token key from secret, so that the same secret can
-// serve other purposes without the token MAC being reusable there.
-func NewSealer(secret []byte) *Sealer {
+// Previous is a secret that was replaced: links sealed with it keep working
+// until Until, so that rotating the secret breaks no email already sent.
+type Previous struct {
+	Secret []byte
+	Until  time.Time
+}
+
+type previousKey struct {
+	key   []byte
+	until time.Time
+}
+
+// NewSealer derives the token key from secret (and from previous secrets),
+// so that the same secret can serve other purposes without the token MAC
+// being reusable there.
+func NewSealer(secret []byte, previous ...Previous) *Sealer {
+	s := &Sealer{key: tokenKey(secret)}
+	for _, p := range previous {
+		s.previous = append(s.previous, previousKey{key: tokenKey(p.Secret), until: p.Until})
+	}
+	return s
+}
+
+func tokenKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("slicelab/tracking-token/v1"))
-	return &Sealer{key: m.Sum(nil)}
+	return m.Sum(nil)
 }
 
 // Seal returns the URL-safe token for r.
@@ -77,7 +103,7 @@ func (s *Sealer) Open(tok string, want Kind) (Ref, error) {
 	if base64.RawURLEncoding.EncodeToString(b[:]) != tok {
 		return Ref{}, ErrNotFound
 	}
-	if !hmac.Equal(b[payloadLen:], s.mac(b[:payloadLen])) || Kind(b[0]) != want {
+	if Kind(b[0]) != want || !s.verify(b[:payloadLen], b[payloadLen:]) {
 		return Ref{}, ErrNotFound
 	}
 	var r Ref
@@ -88,8 +114,25 @@ func (s *Sealer) Open(tok string, want Kind) (Ref, error) {
 	return r, nil
 }
 
-func (s *Sealer) mac(payload []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+func (s *Sealer) mac(payload []byte) []byte { return macWith(s.key, payload) }
+
+// verify checks a MAC under the current key, or under a previous one that
+// has not ended.
+func (s *Sealer) verify(payload, mac []byte) bool {
+	if hmac.Equal(mac, s.mac(payload)) {
+		return true
+	}
+	now := time.Now()
+	for _, p := range s.previous {
+		if now.Before(p.until) && hmac.Equal(mac, macWith(p.key, payload)) {
+			return true
+		}
+	}
+	return false
+}
+
+func macWith(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(payload)
 	return m.Sum(nil)[:macLen]
 }

@@ -68,6 +68,11 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	if a.metrics == nil {
 		a.metrics = newMetrics()
 	}
+	if !a.cfg.db.postgres || a.cfg.Secret == "" || a.cfg.smtp == nil { // the data folder is in use
+		if err := privateDir(a.cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	st, err := openStore(ctx, a.cfg.db)
 	if err != nil {
 		return err
@@ -97,7 +102,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
 	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now})
-	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret}, a.now); err != nil {
+	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret, Previous: a.cfg.previousSecrets()}, a.now); err != nil {
 		return fail(err)
 	}
 	clickLog := a.log.With("component", "clicks")
@@ -122,7 +127,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.rec = tracking.NewRecorder(tracking.NewLedger(st.ledger), tracking.RecorderConfig{
 		Writers: writers, MaxBatch: clickBatch, Spool: a.spool, Committed: a.proj.Notify, Observer: cm, Log: clickLog,
 	})
-	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret), a.cfg.BaseURL, a.rec, a.now)
+	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret, a.cfg.previousSecrets()...), a.cfg.BaseURL, a.rec, a.now)
 	if !workers {
 		return nil
 	}

@@ -355,7 +355,7 @@ func TestBadInput(t *testing.T) {
 		{"two controls", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["control"] = true }), "variants"},
 		{"no control", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["control"] = false }), "variants"},
 		{"negative weight", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["weight"] = -1 }), "variants[1].weight"},
-		{"zero weights", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["weight"] = 0; vs[1]["weight"] = 0 }), "variants"},
+		{"zero weights", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["weight"] = 0; vs[1]["weight"] = 0 }), "variants[0].weight"},
 		{"same names", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["name"] = "control" }), "variants[1].name"},
 		{"template syntax", mutate(func(_ map[string]any, vs []map[string]any) { vs[0]["html"] = "<p>{{.Contact.Name</p>" }), "variants[0].html"},
 		{"unknown field", mutate(func(_ map[string]any, vs []map[string]any) { vs[1]["text"] = "Hi {{.Contact.Phone}}" }), "variants[1].text"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -32,8 +33,25 @@ func TestAllocationCategories(t *testing.T) {
 	if st, raw := e.api("PATCH", "/api/v1/teams/growth/allocation-categories/"+improve, tok, map[string]string{"name": "new"}, nil); st != 409 && st != 422 {
 		t.Errorf("rename onto another category's name: %d %s", st, raw)
 	}
-	if st, raw := e.api("POST", "/api/v1/teams/growth/allocation-categories", tok, map[string]any{"name": "Research", "elective": true, "target": 0.1}, nil); st != 201 {
+	// A target that breaks the mix is refused; a category without one, or a whole new mix, is fine.
+	if st, raw := e.api("POST", "/api/v1/teams/growth/allocation-categories", tok, map[string]any{"name": "Research", "elective": true, "target": 0.1}, nil); st != 422 || !strings.Contains(string(raw), "110 %") {
+		t.Errorf("a target beyond 100 %%: %d %s", st, raw)
+	}
+	if st, raw := e.api("POST", "/api/v1/teams/growth/allocation-categories", tok,
+		map[string]any{"name": "Research", "elective": true, "description": "spikes and prototypes"}, nil); st != 201 || !strings.Contains(string(raw), "spikes and prototypes") {
 		t.Fatalf("add: %d %s", st, raw)
+	}
+	if st, raw := e.api("PUT", "/api/v1/teams/growth/allocation-targets", tok, map[string]float64{"New": 0.5, "Polish": 0.2, "Productivity": 0.2, "Research": 0.2}, nil); st != 422 || !strings.Contains(string(raw), "110 %") {
+		t.Errorf("a mix of 110 %%: %d %s", st, raw)
+	}
+	if st, raw := e.api("PUT", "/api/v1/teams/growth/allocation-targets", tok, map[string]float64{"New": 0.5, "Polish": 0.2, "Productivity": 0.2, "Research": 0.1}, nil); st != 200 {
+		t.Errorf("a mix of 100 %%: %d %s", st, raw)
+	}
+	if st, raw := e.api("PATCH", "/api/v1/teams/growth/allocation-categories/"+improve, tok, map[string]any{"target": 0.3, "description": "polish"}, nil); st != 422 {
+		t.Errorf("one target changed alone: %d %s", st, raw)
+	}
+	if st, raw := e.api("PATCH", "/api/v1/teams/growth/allocation-categories/"+improve, tok, map[string]any{"description": "polish what we have"}, nil); st != 200 || !strings.Contains(string(raw), `"polish what we have"`) {
+		t.Errorf("description: %d %s", st, raw)
 	}
 	if st, raw := e.api("POST", "/api/v1/teams/growth/allocation-categories", tok, map[string]any{"name": " ", "elective": true}, nil); st != 422 {
 		t.Errorf("empty name: %d %s", st, raw)

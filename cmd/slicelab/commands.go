@@ -9,7 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
 
 	"slicelab/experiments"
 )
@@ -46,15 +51,22 @@ var commands = []command{
 			return st.migrateStatus(ctx, x.stdout)
 		}
 	}},
-	{name: "team create", args: "SLUG [--name NAME]", summary: "create a team", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
+	{name: "org create", args: "SLUG [--name NAME]", summary: "create an organisation (teams join the default one unless told)", nargs: [2]int{1, 1},
+		flags: orgCreateCmd},
+	{name: "org list", summary: "list the organisations", flags: orgListCmd},
+	{name: "org show", args: "[SLUG]", summary: "an organisation's teams and people", nargs: [2]int{0, 1}, flags: orgShowCmd},
+	{name: "org admin add", args: "EMAIL [--org SLUG] [--name NAME]", summary: "make a person an admin of an organisation (sees every team's aggregates)",
+		nargs: [2]int{1, 1}, flags: orgAdminAddCmd},
+	{name: "team create", args: "SLUG [--name NAME] [--org SLUG]", summary: "create a team", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
 		name := fs.String("name", "", "display name of the team (default: the slug)")
+		org := fs.String("org", "", "organisation slug (default: the default organisation)")
 		return func(ctx context.Context, x *cli, args []string) error {
 			a, err := x.openApp(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			t, err := a.exps.CreateTeam(ctx, args[0], *name)
+			t, err := a.exps.CreateTeamInOrg(ctx, *org, args[0], *name)
 			if err != nil {
 				return err
 			}
@@ -62,24 +74,39 @@ var commands = []command{
 			return nil
 		}
 	}},
-	{name: "token create", args: "--team SLUG [--role viewer|editor|admin]", summary: "create an API token; prints only the token",
-		flags: func(fs *flag.FlagSet) runFunc {
-			team := fs.String("team", "", "team slug (required)")
-			role := fs.String("role", "editor", "viewer, editor or admin")
+	{name: "token create", args: "--team SLUG [--role viewer|editor|admin] [--name NAME] [--expires 90d] | --org SLUG",
+		summary: "create an API token (a team's, or an organisation's for its reports); prints only the token", flags: func(fs *flag.FlagSet) runFunc {
+			team := fs.String("team", "", "team slug (this or --org is required)")
+			org := fs.String("org", "", "organisation slug: a token that reads the organisation's reports, not its teams")
+			role := fs.String("role", "editor", "viewer, editor or admin (team tokens)")
+			name := fs.String("name", "", "what the token is for, shown by token list")
+			expires := fs.String("expires", "", "lifetime such as 90d or 720h (default: no expiry)")
 			return func(ctx context.Context, x *cli, _ []string) error {
-				if *team == "" {
-					return usageError{"--team is required"}
+				if (*team == "") == (*org == "") {
+					return usageError{"give --team or --org (one of them)"}
 				}
 				r, err := experiments.ParseRole(*role)
 				if err != nil {
 					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
+				}
+				life, err := parseLifetime(*expires)
+				if err != nil {
+					return usageError{"--expires: " + err.Error()}
 				}
 				a, err := x.openApp(ctx, false)
 				if err != nil {
 					return err
 				}
 				defer a.close()
-				tok, err := a.exps.CreateToken(ctx, *team, r)
+				if *org != "" {
+					tok, err := a.exps.CreateOrgToken(ctx, *org, *name, life)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(x.stdout, tok)
+					return nil
+				}
+				tok, _, err := a.exps.CreateToken(ctx, *team, experiments.TokenInput{Role: r, Name: *name, Expires: life})
 				if err != nil {
 					return err
 				}
@@ -87,12 +114,67 @@ var commands = []command{
 				return nil
 			}
 		}},
-	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--password-stdin]",
+	{name: "token list", args: "--team SLUG", summary: "list a team's API tokens (never the tokens themselves)", flags: func(fs *flag.FlagSet) runFunc {
+		team := fs.String("team", "", "team slug (required)")
+		return func(ctx context.Context, x *cli, _ []string) error {
+			if *team == "" {
+				return usageError{"--team is required"}
+			}
+			a, t, err := openTeam(ctx, x, *team)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			toks, err := a.exps.Tokens(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(x.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+			for _, k := range toks {
+				state := "active"
+				switch {
+				case k.RevokedAt != nil:
+					state = "revoked " + k.RevokedAt.Format("2006-01-02")
+				case k.ExpiresAt != nil && !k.ExpiresAt.After(a.now()):
+					state = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, orDash(k.Name), k.Role, k.CreatedAt.Format("2006-01-02"),
+					dateOr(k.ExpiresAt, "never"), dateOr(k.LastUsedAt, "never"), state)
+			}
+			return tw.Flush()
+		}
+	}},
+	{name: "token revoke", args: "ID --team SLUG", summary: "revoke an API token for good", nargs: [2]int{1, 1}, flags: func(fs *flag.FlagSet) runFunc {
+		team := fs.String("team", "", "team slug (required)")
+		return func(ctx context.Context, x *cli, args []string) error {
+			if *team == "" {
+				return usageError{"--team is required"}
+			}
+			id, err := uuid.Parse(args[0])
+			if err != nil {
+				return usageError{fmt.Sprintf("%q is not a token id (see token list)", args[0])}
+			}
+			a, t, err := openTeam(ctx, x, *team)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			k, err := a.exps.RevokeToken(ctx, t.ID, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(x.stdout, "revoked token %s (%s) of %s\n", k.ID, orDash(k.Name), t.Slug)
+			return nil
+		}
+	}},
+	{name: "user create", args: "EMAIL --team SLUG [--name NAME] [--role viewer|editor|admin] [--function F] [--password-stdin]",
 		summary: "add a person to a team (a member gets the allocation survey and the Monday digest)", nargs: [2]int{1, 1},
 		flags: func(fs *flag.FlagSet) runFunc {
 			team := fs.String("team", "", "team slug (required)")
 			name := fs.String("name", "", "display name")
 			role := fs.String("role", "viewer", "viewer, editor or admin")
+			function := fs.String("function", "", "what the person does in the team: product, engineering, design, … (the organisation's week groups by it)")
 			pwStdin := fs.Bool("password-stdin", false, "read a password for signing in from the first line of standard input")
 			return func(ctx context.Context, x *cli, args []string) error {
 				if *team == "" {
@@ -102,7 +184,7 @@ var commands = []command{
 				if err != nil {
 					return usageError{fmt.Sprintf("--role %q: use viewer, editor or admin", *role)}
 				}
-				in := experiments.MemberInput{Email: args[0], Name: *name, Role: r}
+				in := experiments.MemberInput{Email: args[0], Name: *name, Role: r, Function: *function}
 				if *pwStdin {
 					line, err := bufio.NewReader(x.stdin).ReadString('\n')
 					if err != nil && !errors.Is(err, io.EOF) {
@@ -136,6 +218,8 @@ var commands = []command{
 		}},
 	{name: "report week", args: "--team SLUG [--week 2026-W48] [--format table|json|csv]", summary: "the weekly review of a team",
 		flags: reportWeekCmd},
+	{name: "report org", args: "[--org SLUG] [--week 2026-W48] [--format table|json|csv]", summary: "the organisation's week: each team's time and the shared objectives",
+		flags: reportOrgCmd},
 	{name: "stats compare", args: "--control X/N --variant X/N [--variant X/N …] [--format json|table]",
 		summary: "compare variants with the control (the results endpoint's statistics)", noConfig: true, flags: statsCompareCmd},
 	{name: "stats srm", args: "--observed A,B[,…] --weights a,b[,…] [--format json|table]",
@@ -233,4 +317,37 @@ func (p *progressReader) done() {
 	if p.lastStep > 0 {
 		fmt.Fprintln(p.out)
 	}
+}
+
+// parseLifetime reads a lifetime such as 90d, 720h or 30m ("" is none).
+func parseLifetime(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%q is not a number of days such as 90d", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a lifetime such as 90d or 720h", v)
+	}
+	return d, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dateOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.Format("2006-01-02")
 }

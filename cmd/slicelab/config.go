@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slicelab/tracking"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ type config struct {
 	MetricsToken    string
 	PprofAddr       string
 	ClickFsync      bool
+	// PreviousSecrets are replaced signing secrets; links signed with them
+	// keep working until PreviousUntil.
+	PreviousSecrets []string
+	PreviousUntil   time.Time
 
 	// derived
 	db   dbTarget
@@ -69,6 +74,8 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_MAIL_FROM         From address (default "slicelab <noreply@localhost>")
   SLICELAB_SECRET            signing secret for tracked links, at least 32 characters
                              (default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
+  SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
+  SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
   SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
@@ -162,8 +169,29 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
 		bad("SLICELAB_MAIL_FROM", "%q is not an email address", c.MailFrom)
 	}
-	if c.Secret != "" && len(c.Secret) < 32 {
-		bad("SLICELAB_SECRET", "must be at least 32 characters")
+	if c.Secret != "" && len(c.Secret) < minSecret {
+		bad("SLICELAB_SECRET", "must be at least %d characters", minSecret)
+	}
+	if v := getenv("SLICELAB_PREVIOUS_SECRETS"); v != "" {
+		for i, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if len(p) < minSecret {
+				bad("SLICELAB_PREVIOUS_SECRETS", "secret %d has %d characters; each needs at least %d", i+1, len(p), minSecret)
+			}
+			c.PreviousSecrets = append(c.PreviousSecrets, p)
+		}
+		until := getenv("SLICELAB_PREVIOUS_SECRETS_UNTIL")
+		t, err := time.Parse(time.RFC3339, until)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, until)
+		}
+		switch {
+		case until == "":
+			bad("SLICELAB_PREVIOUS_SECRETS_UNTIL", "is required with SLICELAB_PREVIOUS_SECRETS: until when old links keep working, e.g. 2027-01-31")
+		case err != nil:
+			bad("SLICELAB_PREVIOUS_SECRETS_UNTIL", "%q is not a date such as 2027-01-31 or a time such as 2027-01-31T00:00:00Z", until)
+		}
+		c.PreviousUntil = t
 	}
 	db, err := parseDatabaseURL(c.DatabaseURL, c.DataDir)
 	if err != nil {
@@ -259,15 +287,19 @@ func parseSMTPURL(v string) (*smtpTarget, error) {
 	return t, nil
 }
 
+// minSecret is the shortest signing secret accepted from any source.
+const minSecret = 32
+
 // secret returns the configured signing secret, or the one kept in the data
 // folder, creating it on first use so that tracked links survive restarts.
+// Every source must give at least 32 characters.
 func (c *config) secret() ([]byte, error) {
 	if c.Secret != "" {
 		return []byte(c.Secret), nil
 	}
 	path := filepath.Join(c.DataDir, "secret")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		return []byte(strings.TrimSpace(string(b))), nil
+	if s, err := readSecret(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return s, err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -276,21 +308,69 @@ func (c *config) secret() ([]byte, error) {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, err
 	}
-	s := hex.EncodeToString(raw[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) { // another process made it first
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		return []byte(strings.TrimSpace(string(b))), nil
-	}
+	// Written whole to a private file, then linked into place: a process
+	// starting at the same moment finds either no secret or all of it.
+	tmp, err := os.CreateTemp(c.DataDir, ".secret-*")
 	if err != nil {
 		return nil, fmt.Errorf("keep secret: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(s + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(hex.EncodeToString(raw[:]) + "\n"); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("keep secret: %w", err)
 	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("keep secret: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("keep secret: %w", err)
+	}
+	return readSecret(path)
+}
+
+// readSecret reads a kept secret, refusing one shorter than 32 characters
+// and keeping the file private.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < minSecret {
+		return nil, fmt.Errorf("the secret in %s has %d characters; it needs at least %d (remove the file to have a new one made, which breaks links already sent, or set SLICELAB_SECRET)", path, len(s), minSecret)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("%s can be read by others and cannot be made private: %w", path, err)
+		}
+	}
 	return []byte(s), nil
+}
+
+// previousSecrets are the secrets replaced by SLICELAB_SECRET whose links
+// still open, until SLICELAB_PREVIOUS_SECRETS_UNTIL.
+func (c *config) previousSecrets() []tracking.Previous {
+	var out []tracking.Previous
+	for _, s := range c.PreviousSecrets {
+		out = append(out, tracking.Previous{Secret: []byte(s), Until: c.PreviousUntil})
+	}
+	return out
+}
+
+// privateDir makes sure the data folder exists and only the service's user
+// can enter it: it holds the database, the secret and the outbox.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data folder %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data folder %s: %w", dir, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data folder %s is open to others and cannot be made private: %w", dir, err)
+		}
+	}
+	return nil
 }

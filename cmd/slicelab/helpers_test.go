@@ -178,6 +178,8 @@ type env struct {
 	vars   map[string]string
 	cancel context.CancelFunc
 	done   chan error
+	// check, when set, sees every API request and its answer (the OpenAPI test validates them).
+	check func(req *http.Request, reqBody []byte, status int, header http.Header, body []byte)
 }
 
 func (e *env) getenv(k string) string { return e.vars[k] }
@@ -280,19 +282,23 @@ var client = &http.Client{
 func (e *env) api(method, path, token string, body any, out any) (int, []byte) {
 	e.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	ctype := "application/json"
 	switch b := body.(type) {
 	case nil:
 	case csvBody:
-		rd, ctype = strings.NewReader(string(b)), "text/csv"
+		sent, ctype = []byte(b), "text/csv"
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		sent = j
+	}
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, e.base+path, rd)
 	if err != nil {
@@ -310,6 +316,9 @@ func (e *env) api(method, path, token string, body any, out any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if e.check != nil {
+		e.check(req, sent, resp.StatusCode, resp.Header, raw)
+	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)

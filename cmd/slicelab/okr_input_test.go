@@ -62,8 +62,8 @@ func TestOKRBadInput(t *testing.T) {
 	expect("confidence 11", "POST", ci, map[string]any{"week": "2026-W45", "value": 1, "confidence": 11}, "confidence")
 	expect("confidence -1", "POST", ci, map[string]any{"week": "2026-W45", "value": 1, "confidence": -1}, "confidence")
 	expect("empty check-in", "POST", ci, map[string]any{"week": "2026-W45"}, "value")
-	expect("events: no name", "POST", "/api/v1/teams/growth/events", []map[string]any{{"name": ""}}, "events[1].name")
-	expect("events: unknown contact", "POST", "/api/v1/teams/growth/events", []map[string]any{{"name": "signup", "email": "nobody@x.test"}}, "events[1].email")
+	expect("events: no name", "POST", "/api/v1/teams/growth/events", []map[string]any{{"name": ""}}, "events[0].name")
+	expect("events: unknown contact", "POST", "/api/v1/teams/growth/events", []map[string]any{{"name": "signup", "email": "nobody@x.test"}}, "events[0].email")
 	expect("bad week in report", "GET", "/api/v1/teams/growth/reports/weekly?week=2026-48", nil, "week")
 	if st, _ := e.api("PATCH", "/api/v1/teams/growth", tok, map[string]string{"time_zone": "Europe/Paris"}, nil); st != 403 {
 		t.Errorf("an editor changed team settings: %d", st)

@@ -67,7 +67,7 @@ func writeReviewTable(w io.Writer, r *okr.Review) error {
 				conf = strconv.Itoa(*k.Confidence)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.Title, k.Source, numOr(k.Value, "-"), pct(k.Progress),
-				pct(&k.Score), pct(&k.ExpectedProgress), k.Status, conf)
+				pct(k.Score), pct(&k.ExpectedProgress), k.Status, conf)
 			for _, c := range k.Contributions {
 				v := c.Value
 				fmt.Fprintf(tw, "    from %s\t\t%s\t\t\t\t\t\t\n", c.Name, numOr(&v, "0"))

@@ -17,32 +17,30 @@ func (s *server) getCategories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"categories": cats})
+	return c.JSON(http.StatusOK, categoryList{Categories: cats})
 }
 
-// postCategory adds a category: {"name","elective","target"} (target: share of the elective time).
+// postCategory adds a category: {"name","elective","target","description"}
+// (target: share of the elective time).
 func (s *server) postCategory(c echo.Context) error {
 	team, err := teamParam(c)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name     string   `json:"name"`
-		Elective bool     `json:"elective"`
-		Target   *float64 `json:"target"`
-	}
+	var in okr.CategoryInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	cat, err := s.OKR.AddCategory(c.Request().Context(), team.ID, in.Name, in.Elective, in.Target)
+	cat, err := s.OKR.AddCategory(c.Request().Context(), team.ID, in)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, cat)
 }
 
-// renameCategory renames a category: {"name"}.
-func (s *server) renameCategory(c echo.Context) error {
+// updateCategory changes a category: {"name","target","description"}
+// ("target": null removes the target).
+func (s *server) updateCategory(c echo.Context) error {
 	team, err := teamParam(c)
 	if err != nil {
 		return err
@@ -51,17 +49,34 @@ func (s *server) renameCategory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if err := decode(c, &in); err != nil {
+	var p okr.CategoryPatch
+	present, err := decodePatch(c, &p)
+	if err != nil {
 		return err
 	}
-	cat, err := s.OKR.RenameCategory(c.Request().Context(), team.ID, id, in.Name)
+	p.ClearTarget = string(present["target"]) == "null"
+	cat, err := s.OKR.UpdateCategory(c.Request().Context(), team.ID, id, p)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, cat)
+}
+
+// putTargets sets the target mix: {"New": 0.6, "Improve": 0.2, "Productivity": 0.2}.
+func (s *server) putTargets(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	var in map[string]float64
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cats, err := s.OKR.SetTargets(c.Request().Context(), team.ID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, categoryList{Categories: cats})
 }
 
 // postAllocation stores an answer: {"member_id","week","shares":{"KTLO":40,...}};

@@ -1,11 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"time"
+	"maps"
 
 	"mime"
 	"net/http"
@@ -86,7 +87,7 @@ func (s *server) listExperiments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"experiments": list})
+	return c.JSON(http.StatusOK, experimentList{Experiments: list})
 }
 
 func (s *server) getExperiment(c echo.Context) error {
@@ -107,9 +108,7 @@ func (s *server) launchExperiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		At *time.Time `json:"at"`
-	}
+	var body launchRequest
 	if c.Request().ContentLength != 0 {
 		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
 			return &experiments.ValidationError{Fields: map[string]string{"at": "must be an RFC 3339 time such as 2026-12-01T09:00:00Z: " + err.Error()}}
@@ -172,11 +171,7 @@ func (s *server) sendTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Variant string `json:"variant"`
-		Contact string `json:"contact"`
-		To      string `json:"to"`
-	}
+	var body testRequest
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return &experiments.ValidationError{Fields: map[string]string{"body": "expected {\"to\", \"variant\", \"contact\"}: " + err.Error()}}
 	}
@@ -187,5 +182,58 @@ func (s *server) sendTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"sent_to": body.To, "preview": p})
+	return c.JSON(http.StatusAccepted, testSent{SentTo: body.To, Preview: p})
+}
+
+// updateExperiment changes a draft: the body holds the fields to change, in
+// the shape of the create request (a field sent replaces the stored one;
+// "variants" replaces all variants). Launched experiments are read-only (409).
+func (s *server) updateExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	ctx, team := c.Request().Context(), principal(c).Team.ID
+	var patch map[string]json.RawMessage
+	if err := json.NewDecoder(c.Request().Body).Decode(&patch); err != nil || patch == nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "expected a JSON object with the fields to change"}}
+	}
+	cur, err := s.Experiments.DraftInput(ctx, team, id)
+	if err != nil {
+		return err
+	}
+	merged := map[string]json.RawMessage{}
+	if b, err := json.Marshal(cur); err != nil {
+		return err
+	} else if err := json.Unmarshal(b, &merged); err != nil {
+		return err
+	}
+	maps.Copy(merged, patch)
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return err
+	}
+	var in experiments.CreateInput
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return &experiments.ValidationError{Fields: map[string]string{"body": "not a valid change of an experiment: " + err.Error()}}
+	}
+	e, err := s.Experiments.UpdateDraft(ctx, team, id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+// deleteExperiment deletes a draft (204); launched experiments are cancelled instead (409).
+func (s *server) deleteExperiment(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Experiments.DeleteDraft(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

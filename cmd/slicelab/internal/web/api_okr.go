@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -14,6 +13,25 @@ import (
 	"slicelab/okr"
 	"slicelab/tracking"
 )
+
+// decodePatch reads a JSON object into v and also returns its fields as
+// sent, so that a handler can tell a null (remove) from a field left out.
+func decodePatch(c echo.Context, v any) (map[string]json.RawMessage, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, &experiments.ValidationError{Fields: map[string]string{"body": "not valid JSON for this request: " + err.Error()}}
+	}
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(body, &present); err != nil {
+		return nil, &experiments.ValidationError{Fields: map[string]string{"body": "expected a JSON object"}}
+	}
+	return present, nil
+}
 
 // decode reads a JSON body into v, or says what is wrong with it.
 func decode(c echo.Context, v any) error {
@@ -50,7 +68,7 @@ func (s *server) listObjectives(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"objectives": objs})
+	return c.JSON(http.StatusOK, objectiveList{Objectives: objs})
 }
 
 func (s *server) createKeyResult(c echo.Context) error {
@@ -78,7 +96,7 @@ func (s *server) checkIn(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in)
+	ci, err := s.OKR.CheckIn(c.Request().Context(), principal(c).Team.ID, id, in, author(principal(c)))
 	if err != nil {
 		return err
 	}
@@ -90,9 +108,7 @@ func (s *server) linkExperiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		ExperimentID uuid.UUID `json:"experiment_id"`
-	}
+	var in linkRequest
 	if err := decode(c, &in); err != nil {
 		return err
 	}
@@ -126,7 +142,7 @@ func (s *server) ingestEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]int{"accepted": n})
+	return c.JSON(http.StatusAccepted, eventsAccepted{Accepted: n})
 }
 
 // weeklyReport answers the review as JSON, or as CSV for Accept: text/csv or ?format=csv.
@@ -145,22 +161,7 @@ func (s *server) weeklyReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	format := c.QueryParam("format")
-	if format == "" && strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/csv") {
-		format = "csv"
-	}
-	switch format {
-	case "", "json":
-		return c.JSON(http.StatusOK, r)
-	case "csv":
-		var b bytes.Buffer
-		if err := r.WriteCSV(&b); err != nil {
-			return err
-		}
-		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="review-`+team.Slug+"-"+r.Week+`.csv"`)
-		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", b.Bytes())
-	}
-	return &experiments.ValidationError{Fields: map[string]string{"format": "must be json or csv"}}
+	return answerReport(c, r, func(b *bytes.Buffer) error { return r.WriteCSV(b) }, "review-"+team.Slug+"-"+r.Week)
 }
 
 // reportWeek is ?week=YYYY-Www, or the current week in the team's time zone.
@@ -175,25 +176,38 @@ func (s *server) reportWeek(c echo.Context, team experiments.Team) (tracking.Wee
 	return tracking.WeekOf(s.Now(), team.Location()), nil
 }
 
+// updateTeam changes a team's settings: {"name","time_zone","mail_from","reply_to"}.
 func (s *server) updateTeam(c echo.Context) error {
 	team, err := teamParam(c)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		TimeZone *string `json:"time_zone"`
-	}
-	if err := decode(c, &in); err != nil {
+	var p experiments.TeamPatch
+	if err := decode(c, &p); err != nil {
 		return err
 	}
-	if in.TimeZone == nil {
-		return &experiments.ValidationError{Fields: map[string]string{"time_zone": "is required (the only setting that can be changed here)"}}
-	}
-	t, err := s.Experiments.SetTimeZone(c.Request().Context(), team.ID, *in.TimeZone)
+	t, err := s.Experiments.UpdateTeam(c.Request().Context(), team.ID, p)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]string{"team": t.Slug, "time_zone": t.TimeZone})
+	return c.JSON(http.StatusOK, teamJSON(t))
+}
+
+func (s *server) getTeam(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.Experiments.Team(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, teamJSON(t))
+}
+
+// teamJSON is a team's settings as the API answers them.
+func teamJSON(t experiments.Team) TeamSettings {
+	return TeamSettings{Team: t.Slug, Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, MailFrom: t.From(""), ReplyTo: t.ReplyTo, CreatedAt: t.CreatedAt}
 }
 
 // addMember adds a person to the team: {"email","name","role"} (role viewer by default).
@@ -202,15 +216,12 @@ func (s *server) addMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Email string `json:"email"`
-		Name  string `json:"name"`
-		Role  string `json:"role"`
-	}
+	var in memberRequest
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	m, err := s.Experiments.AddMember(c.Request().Context(), team.ID, experiments.MemberInput{Email: in.Email, Name: in.Name, Role: experiments.Role(in.Role)})
+	m, err := s.Experiments.AddMember(c.Request().Context(), team.ID, experiments.MemberInput{Email: in.Email, Name: in.Name,
+		Role: experiments.Role(in.Role), Function: in.Function})
 	if err != nil {
 		return err
 	}
@@ -226,5 +237,130 @@ func (s *server) listMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"members": ms})
+	return c.JSON(http.StatusOK, memberList{Members: ms})
+}
+
+func (s *server) getObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.OKR.Objective(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// updateObjective changes {"title","period" or "start"/"end","kind"}.
+func (s *server) updateObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var p okr.ObjectivePatch
+	if err := decode(c, &p); err != nil {
+		return err
+	}
+	o, err := s.OKR.UpdateObjective(c.Request().Context(), principal(c).Team.ID, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// archiveObjective archives an objective (its data is kept): 204.
+func (s *server) archiveObjective(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveObjective(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *server) getKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	k, err := s.OKR.KeyResult(c.Request().Context(), principal(c).Team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// updateKeyResult changes a key result; "start": null or "target": null removes them.
+func (s *server) updateKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var p okr.KeyResultPatch
+	present, err := decodePatch(c, &p)
+	if err != nil {
+		return err
+	}
+	p.ClearStart = string(present["start"]) == "null"
+	p.ClearTarget = string(present["target"]) == "null"
+	k, err := s.OKR.UpdateKeyResult(c.Request().Context(), principal(c).Team.ID, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// archiveKeyResult archives a key result (its check-ins are kept): 204.
+func (s *server) archiveKeyResult(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.OKR.ArchiveKeyResult(c.Request().Context(), principal(c).Team.ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// listTokens lists the team's API tokens (never the tokens themselves).
+func (s *server) listTokens(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	toks, err := s.Experiments.Tokens(c.Request().Context(), team.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, tokenList{Tokens: toks})
+}
+
+// revokeToken revokes one of the team's tokens for good.
+func (s *server) revokeToken(c echo.Context) error {
+	team, err := teamParam(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	k, err := s.Experiments.RevokeToken(c.Request().Context(), team.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+// author is who a principal is, for what it records.
+func author(p experiments.Principal) okr.Author {
+	a := okr.Author{Name: p.Author}
+	if p.User != uuid.Nil {
+		u := p.User
+		a.UserID = &u
+	}
+	return a
 }

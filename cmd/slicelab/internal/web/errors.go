@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"slicelab/experiments"
+	"slicelab/okr"
 	"slicelab/tracking"
 )
 
@@ -47,6 +48,8 @@ func httpError(err error) (int, apiError) {
 		return http.StatusUnprocessableEntity, apiError{Code: "invalid", Message: "the input is not valid; see fields", Fields: ve.Fields}
 	case errors.As(err, &ce):
 		return http.StatusConflict, apiError{Code: "conflict", Message: ce.Reason}
+	case errors.Is(err, okr.ErrSurveyLinkExpired):
+		return http.StatusGone, apiError{Code: "expired", Message: "This survey link has expired. Use the link in this week's email."}
 	case errors.Is(err, experiments.ErrNotFound), errors.Is(err, tracking.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "not found"}
 	case errors.Is(err, tracking.ErrUnavailable):
@@ -70,6 +73,9 @@ func httpError(err error) (int, apiError) {
 func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
+	}
+	if ok, tooLarge := bodyTooLarge(c); ok {
+		err = tooLarge
 	}
 	status, body := httpError(err)
 	if status >= 500 {

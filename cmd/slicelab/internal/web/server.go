@@ -77,6 +77,8 @@ func New(d Deps) (http.Handler, error) {
 	// Every request gets an id (X-Request-Id, kept when a proxy in front set
 	// one), which its log line and any error logged for it carry.
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestIDs()}))
+	e.Use(securityHeaders)
+	e.Use(limitBodies)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSecurityHeaders: every answer says nosniff and keeps the referrer on
+// this site; HTML pages carry a content security policy that refuses
+// framing by other sites and scripts from anywhere else.
+func TestSecurityHeaders(t *testing.T) {
+	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
+	tok := e.teamToken("growth", "admin")
+	get := func(path, token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, c := range []struct {
+		path, token string
+		html        bool
+	}{
+		{"/u/not-a-token", "", true},         // an HTML error page
+		{"/c/not-a-token", "", true},         // the same, from a tracked link
+		{"/api/v1/teams/growth", tok, false}, // JSON
+		{"/api/v1/teams/growth", "", false},  // a JSON error
+		{"/healthz", "", false},              // text
+	} {
+		resp := get(c.path, c.token)
+		h := resp.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s: nosniff %q, referrer policy %q", c.path, h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		if c.html != strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: content type %q", c.path, h.Get("Content-Type"))
+		}
+		if c.html && (!strings.Contains(csp, "frame-ancestors 'self'") || !strings.Contains(csp, "script-src 'self'") || h.Get("X-Frame-Options") != "SAMEORIGIN") {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q", c.path, csp, h.Get("X-Frame-Options"))
+		}
+		if !c.html && csp != "" {
+			t.Errorf("%s: a CSP on a non-HTML answer: %q", c.path, csp)
+		}
+	}
+}
+
+// TestBodyLimits: every route limits its request bodies (64 KiB unless it
+// says more); a larger body is answered 413 with the limit, with or without
+// a Content-Length, and nothing is stored.
+func TestBodyLimits(t *testing.T) {
+	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
+	tok := e.teamToken("growth", "admin")
+	big := `{"title":"` + strings.Repeat("x", 70<<10) + `","period":"2026-Q4"}`
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(big)
+		if chunked {
+			body = io.MultiReader(body) // no length known: sent chunked
+		}
+		req, _ := http.NewRequest("POST", e.base+"/api/v1/teams/growth/objectives", body)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !strings.Contains(string(raw), "64 KiB") {
+			t.Errorf("a 70 KiB objective (chunked %v): %d %s", chunked, resp.StatusCode, raw)
+		}
+	}
+	var list struct{ Objectives []any }
+	if e.api("GET", "/api/v1/teams/growth/objectives", tok, nil, &list); len(list.Objectives) != 0 {
+		t.Errorf("objectives after refused bodies: %d", len(list.Objectives))
+	}
+	// A route that takes more (an experiment, up to 2 MiB) takes 70 KiB.
+	b := experimentBody("Long", 0)
+	b["hypothesis"] = strings.Repeat("y", 1000)
+	if st, raw := e.api("POST", "/api/v1/teams/growth/experiments", tok, b, nil); st != 201 {
+		t.Errorf("an experiment under its route's limit: %d %s", st, raw)
+	}
+	// Public links: an HTML page says so.
+	resp, err := client.Post(e.base+"/u/some-token", "application/x-www-form-urlencoded", strings.NewReader("x="+strings.Repeat("z", 20<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(raw), "16 KiB") {
+		t.Errorf("a 20 KiB unsubscribe: %d %s", resp.StatusCode, raw)
+	}
+}
