@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -66,6 +67,9 @@ type Results struct {
 	Variants []VariantResult `json:"variants"`
 	Winner   *uuid.UUID      `json:"winner"`
 	Verdict  Verdict         `json:"verdict"`
+	// AsOf: the click counts hold every click recorded before this time
+	// (clicks are classified and counted a moment after their redirect).
+	AsOf *time.Time `json:"as_of"`
 }
 
 // Results counts an experiment's deliveries and clicks per variant. Only
@@ -98,11 +102,16 @@ func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error
 		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &del); err != nil {
 		return nil, fmt.Errorf("experiments: results: %w", err)
 	}
+	// as_of first: the counts read after it hold at least what it promises.
+	asOf, err := s.clicks.ClicksAsOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	clk, err := s.clicks.ClickCounts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants))}
+	r := &Results{ExperimentID: e.ID, Status: e.Status, Variants: make([]VariantResult, 0, len(e.Variants)), AsOf: &asOf}
 	idx := map[uuid.UUID]int{}
 	for _, v := range e.Variants {
 		idx[v.ID] = len(r.Variants)

@@ -80,10 +80,15 @@ func tables(t *testing.T, db *bun.DB) []string {
 	return out
 }
 
-// Every table the migrations leave has an owner, and every owner's table exists.
+// Every table the migrations leave has an owner, and every owner's table
+// exists. The ledger's group is applied to the same database here, as on
+// PostgreSQL (on SQLite the service keeps it in a file of its own).
 func TestOwnersListEveryTable(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *bun.DB) {
 		if _, err := Up(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LedgerUp(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
 		have := tables(t, db)
@@ -164,6 +169,11 @@ func TestMigrateExistingRows(t *testing.T) {
 		sent := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
 		exec("INSERT INTO deliveries (id, experiment_id, contact_id, variant_id, batch, status, sent_at, first_human_click_at, updated_at) VALUES (?, ?, ?, ?, 0, 'sent', ?, ?, ?)",
 			delivery, exp, contact, variant, sent, sent.Add(time.Hour), now)
+		for i, automated := range []bool{false, false, true} {
+			exec(`INSERT INTO clicks (id, delivery_id, experiment_id, variant_id, contact_id, link_idx, clicked_at, method, user_agent, ip, automated, reason)
+				VALUES (?, ?, ?, ?, ?, 0, ?, 'GET', 'Mozilla/5.0', '203.0.113.0/24', ?, '')`,
+				uuid.New(), delivery, exp, variant, contact, sent.Add(time.Duration(i+1)*time.Hour), automated)
+		}
 
 		if _, err := Up(ctx, db); err != nil {
 			t.Fatalf("migrate the rest: %v", err)
@@ -215,6 +225,27 @@ func TestMigrateExistingRows(t *testing.T) {
 		}
 		if len(fc) != 1 || fc[0].DeliveryID != delivery || fc[0].SendWeek != "2026-W47" || !fc[0].ClickedAt.Equal(sent.Add(time.Hour)) {
 			t.Errorf("first_clicks = %+v, want delivery %s clicked at %v, sent in 2026-W47", fc, delivery, sent.Add(time.Hour))
+		}
+		// The per-variant click counters start from the clicks classified so far.
+		var vc []struct {
+			VariantID       uuid.UUID `bun:"variant_id"`
+			ExperimentID    uuid.UUID `bun:"experiment_id"`
+			HumanClickers   int       `bun:"human_clickers"`
+			Clicks          int       `bun:"clicks"`
+			AutomatedClicks int       `bun:"automated_clicks"`
+		}
+		if err := db.NewRaw("SELECT variant_id, experiment_id, human_clickers, clicks, automated_clicks FROM variant_clicks").Scan(ctx, &vc); err != nil {
+			t.Fatal(err)
+		}
+		if len(vc) != 1 || vc[0].VariantID != variant || vc[0].ExperimentID != exp || vc[0].HumanClickers != 1 || vc[0].Clicks != 2 || vc[0].AutomatedClicks != 1 {
+			t.Errorf("variant_clicks = %+v, want variant %s with 1 clicker, 2 human clicks, 1 automated", vc, variant)
+		}
+		var positions []int64
+		if err := db.NewRaw("SELECT position_seq FROM click_projection WHERE name = 'clicks'").Scan(ctx, &positions); err != nil {
+			t.Fatal(err)
+		}
+		if len(positions) != 1 || positions[0] != 0 {
+			t.Errorf("click_projection positions %v, want one at the start of the ledger", positions)
 		}
 		// Deleting a user's team membership leaves other rows alone; dropping
 		// the old tables cascaded nothing.

@@ -20,12 +20,18 @@ var Owners = map[string]string{
 	"variants":      "experiments",
 	"deliveries":    "experiments",
 
-	// tracking: tracked links, the click ledger and its rollups
-	"links":           "tracking",
-	"clicks":          "tracking",
-	"first_clicks":    "tracking",
-	"weekly_clickers": "tracking",
-	"variant_weekly":  "tracking",
+	// tracking: tracked links, the click ledger (raw, append-only), the
+	// projector's state, its classified view of the clicks and its rollups
+	"links":             "tracking",
+	"click_ledger":      "tracking",
+	"click_projection":  "tracking",
+	"clicks":            "tracking",
+	"first_clicks":      "tracking",
+	"weekly_clickers":   "tracking",
+	"variant_weekly":    "tracking",
+	"variant_clicks":    "tracking",
+	"link_clicks":       "tracking",
+	"automated_reasons": "tracking",
 
 	// okr: objectives, key results, check-ins, events and time allocation
 	"objectives":             "okr",

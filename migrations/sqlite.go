@@ -6,19 +6,47 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
 )
 
+// SQLitePool is how one pool of connections to a SQLite file is set up. The
+// zero value is the service's main pool (see SQLiteDSN and OpenSQLite).
+type SQLitePool struct {
+	// Conns is the most connections the pool opens (0: one).
+	Conns int
+	// BusyTimeout is how long a statement waits for another connection's
+	// write lock before it fails with SQLITE_BUSY (0: 10 s).
+	BusyTimeout time.Duration
+	// Synchronous is PRAGMA synchronous ("": SQLite's default, FULL: in WAL
+	// mode every commit is fsynced before it returns).
+	Synchronous string
+}
+
 // SQLiteDSN is the one connection string of slicelab's SQLite database, used
 // by the service and by every test: foreign keys on, write-ahead logging
 // (readers never wait for the writer), a 10 s busy timeout, and transactions
 // that take the write lock when they begin (BEGIN IMMEDIATE), so that two
 // writers queue instead of failing with SQLITE_BUSY half-way.
-func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+func SQLiteDSN(path string) string { return SQLitePool{}.DSN(path) }
+
+// DSN is SQLiteDSN with the pool's busy timeout and synchronous setting.
+func (p SQLitePool) DSN(path string) string {
+	busy := p.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(" +
+		strconv.FormatInt(busy.Milliseconds(), 10) + ")"
+	if p.Synchronous != "" {
+		dsn += "&_pragma=synchronous(" + strings.ToUpper(p.Synchronous) + ")"
+	}
+	return dsn + "&_txlock=immediate"
 }
 
 // OpenSQLite opens (creating it and its folder if needed) the SQLite database
@@ -26,6 +54,12 @@ func SQLiteDSN(path string) string {
 // connection shared by bun and River avoids SQLITE_BUSY between them (River's
 // SQLite driver recommends this). It does not migrate.
 func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
+	return SQLitePool{}.Open(ctx, path)
+}
+
+// Open opens the SQLite file at path (creating it and its folder if needed)
+// as the pool says. It does not migrate.
+func (p SQLitePool) Open(ctx context.Context, path string) (*bun.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create the SQLite folder: %w", err)
@@ -38,22 +72,47 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			if err := os.Chmod(p, 0o600); err != nil {
-				return nil, fmt.Errorf("make %s private: %w", p, err)
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, 0o600); err != nil {
+				return nil, fmt.Errorf("make %s private: %w", name, err)
 			}
 		}
 	}
-	sqldb, err := sql.Open(sqliteshim.ShimName, SQLiteDSN(path))
+	sqldb, err := sql.Open(sqliteshim.ShimName, p.DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
-	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxOpenConns(max(1, p.Conns))
+	sqldb.SetMaxIdleConns(max(1, p.Conns))
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// The click ledger has a SQLite file of its own beside the main one (on
+// PostgreSQL it is a table of the one database), so that its writer, which
+// every tracked click waits for, never waits for the main file's write lock:
+// SQLite has one writer per file, and the main file's writers (River, the
+// senders, the click projector) hold it for milliseconds at a time.
+//
+//   - LedgerWriter is the ledger's one writing connection: every commit is
+//     fsynced (synchronous FULL) before the redirect is sent, and a commit
+//     that cannot take the write lock within 250 ms fails, so the click goes
+//     to the spool file instead of keeping the person waiting.
+//   - LedgerReader is what the projector reads the ledger with (WAL: readers
+//     never wait for the writer, nor it for them).
+var (
+	LedgerWriter = SQLitePool{Conns: 1, BusyTimeout: 250 * time.Millisecond, Synchronous: "FULL"}
+	LedgerReader = SQLitePool{Conns: 2}
+)
+
+// LedgerPath is the click ledger's file beside the main SQLite file at
+// path: slicelab.db → slicelab-clicks.db.
+func LedgerPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-clicks" + ext
 }

@@ -25,6 +25,9 @@ type Review struct {
 	Experiments []ExperimentWeek  `json:"experiments"`
 	Initiatives []Initiative      `json:"initiatives"`
 	Allocation  Allocation        `json:"allocation"`
+	// AsOf: the click figures hold every click recorded before this time
+	// (clicks are classified and rolled up a moment after their redirect).
+	AsOf time.Time `json:"as_of"`
 }
 
 // ObjectiveReview is one objective in the review.
@@ -141,8 +144,13 @@ const trendWeeks = 6
 func (s *Service) WeeklyReview(ctx context.Context, team experiments.Team, week tracking.Week) (*Review, error) {
 	loc := team.Location()
 	from, to := week.Range(loc)
+	// as_of first: the rollups read after it hold at least what it promises.
+	asOf, err := s.clicks.ClicksAsOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r := &Review{Team: team.Slug, Week: week.String(), Start: from, End: to, TimeZone: loc.String(),
-		Objectives: []ObjectiveReview{}, Experiments: []ExperimentWeek{}, Initiatives: []Initiative{}}
+		Objectives: []ObjectiveReview{}, Experiments: []ExperimentWeek{}, Initiatives: []Initiative{}, AsOf: asOf}
 	objs, err := s.Objectives(ctx, team.ID)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,156 +19,99 @@ import (
 	"slicelab/migrations"
 )
 
-// openTestDB opens a migrated SQLite database in a temporary file, set up as
-// cmd/slicelab sets up its own.
-func openTestDB(t *testing.T) *bun.DB {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := migrations.OpenSQLite(ctx, filepath.Join(t.TempDir(), "slicelab.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.Up(ctx, db); err != nil {
-		t.Fatalf("migrations.Up: %v", err)
-	}
-	return db
-}
-
-// fakeDeliveries stands in for the experiments package, which owns
-// deliveries: the facts the recorder looks up, set by the test.
-type fakeDeliveries struct {
-	mu    sync.Mutex
-	facts map[uuid.UUID]DeliveryFacts
-}
-
-func (f *fakeDeliveries) set(id uuid.UUID, df DeliveryFacts) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.facts == nil {
-		f.facts = map[uuid.UUID]DeliveryFacts{}
-	}
-	f.facts[id] = df
-}
-
-func (f *fakeDeliveries) DeliveryFacts(_ context.Context, _ bun.IDB, ids []uuid.UUID) (map[uuid.UUID]DeliveryFacts, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[uuid.UUID]DeliveryFacts{}
-	for _, id := range ids {
-		if df, ok := f.facts[id]; ok {
-			out[id] = df
-		}
-	}
-	return out, nil
-}
-
-func countClicks(t *testing.T, db *bun.DB, where string, args ...any) int {
-	t.Helper()
-	q := db.NewSelect().Table("clicks")
-	if where != "" {
-		q = q.Where(where, args...)
-	}
-	n, err := q.Count(context.Background())
-	if err != nil {
-		t.Fatalf("count clicks: %v", err)
-	}
-	return n
-}
-
-// closeWithin calls r.Close and fails if it does not return in time.
-func closeWithin(t *testing.T, r *Recorder, d time.Duration) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { r.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("Recorder.Close did not return within %v", d)
-	}
-}
-
-func testClick(i int) Click {
-	return Click{
+func testClick(i int) RawClick {
+	return RawClick{
 		ID: uuid.New(), DeliveryID: uuid.New(), ExperimentID: testVariant, VariantID: testVariant,
-		LinkIdx: i % 5, ClickedAt: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond),
-		Method: "GET", UserAgent: uaChrome, IP: "203.0.113.0/24", Reason: "",
+		LinkIdx: i % 5, LinkCount: 5, ClickedAt: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond),
+		Method: "GET", UserAgent: uaChrome, IP: "203.0.113.0/24",
 	}
 }
 
 func TestRecorderConcurrentRecords(t *testing.T) {
 	const n = 200
-	for _, maxBatch := range []int{0, 1, 16} {
-		t.Run(fmt.Sprintf("maxBatch %d", maxBatch), func(t *testing.T) {
-			db := openTestDB(t)
-			rec := NewRecorder(db, nil, maxBatch, Rules{})
-			defer rec.Close()
-			ctx := context.Background()
+	for _, cfg := range []RecorderConfig{{}, {MaxBatch: 1}, {MaxBatch: 16}, {MaxBatch: 16, Writers: 3}} {
+		t.Run(fmt.Sprintf("maxBatch %d writers %d", cfg.MaxBatch, cfg.Writers), func(t *testing.T) {
+			forEachDB(t, func(t *testing.T, d *testDB) {
+				if !d.pg && cfg.Writers > 1 {
+					t.Skip("one writer per SQLite file")
+				}
+				rec := d.newRecorder(t, cfg)
+				ctx := context.Background()
 
-			clicks := make([]Click, n)
-			errs := make([]error, n)
-			for i := range clicks {
-				clicks[i] = testClick(i)
-			}
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					errs[i] = rec.Record(ctx, clicks[i])
-				})
-			}
-			close(start)
-			wg.Wait()
+				clicks := make([]RawClick, n)
+				errs := make([]error, n)
+				for i := range clicks {
+					clicks[i] = testClick(i)
+				}
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range n {
+					wg.Go(func() {
+						<-start
+						errs[i] = rec.Record(ctx, clicks[i])
+					})
+				}
+				close(start)
+				wg.Wait()
 
-			for i, err := range errs {
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("Record %d: %v", i, err)
+					}
+				}
+				if rows, _ := d.ledgerCount(t); rows != n {
+					t.Fatalf("%d clicks in the ledger, want %d", rows, n)
+				}
+				stored, err := NewLedger(d.read).All(ctx)
 				if err != nil {
-					t.Errorf("Record %d: %v", i, err)
+					t.Fatal(err)
 				}
-			}
-			if got := countClicks(t, db, ""); got != n {
-				t.Fatalf("%d clicks stored, want %d", got, n)
-			}
-			var stored []Click
-			if err := db.NewSelect().Model(&stored).Scan(ctx); err != nil {
-				t.Fatal(err)
-			}
-			byID := map[uuid.UUID]Click{}
-			for _, c := range stored {
-				byID[c.ID] = c
-			}
-			for i, c := range clicks {
-				s, ok := byID[c.ID]
-				if !ok {
-					t.Errorf("click %d (%s) is missing", i, c.ID)
-					continue
+				byID := map[uuid.UUID]RawClick{}
+				for _, c := range stored {
+					byID[c.ID] = c
 				}
-				if s.DeliveryID != c.DeliveryID || s.LinkIdx != c.LinkIdx || !s.ClickedAt.Equal(c.ClickedAt) || s.UserAgent != c.UserAgent || s.IP != c.IP {
-					t.Errorf("click %d stored as %+v, want %+v", i, s, c)
+				for i, c := range clicks {
+					s, ok := byID[c.ID]
+					if !ok {
+						t.Errorf("click %d (%s) is missing", i, c.ID)
+						continue
+					}
+					if s.DeliveryID != c.DeliveryID || s.LinkIdx != c.LinkIdx || s.LinkCount != c.LinkCount || !s.ClickedAt.Equal(c.ClickedAt) ||
+						s.UserAgent != c.UserAgent || s.IP != c.IP || s.Method != c.Method || s.Spooled {
+						t.Errorf("click %d stored as %+v, want %+v", i, s, c)
+					}
 				}
-			}
+				for i := 1; i < len(stored); i++ {
+					if !stored[i].after(stored[i-1]) {
+						t.Errorf("ledger order: row %d %+v does not come after %+v", i, stored[i], stored[i-1])
+					}
+				}
 
-			closeWithin(t, rec, 10*time.Second)
-			if err := rec.Record(ctx, testClick(n)); !errors.Is(err, ErrRecorderClosed) {
-				t.Errorf("Record after Close = %v, want ErrRecorderClosed", err)
-			}
-			closeWithin(t, rec, time.Second) // idempotent
-			if err := rec.Record(ctx, testClick(n+1)); !errors.Is(err, ErrRecorderClosed) {
-				t.Errorf("Record after a second Close = %v, want ErrRecorderClosed", err)
-			}
-			if got := countClicks(t, db, ""); got != n {
-				t.Errorf("%d clicks stored after Close, want %d", got, n)
-			}
+				closeWithin(t, rec, 10*time.Second)
+				if err := rec.Record(ctx, testClick(n)); !errors.Is(err, ErrRecorderClosed) {
+					t.Errorf("Record after Close = %v, want ErrRecorderClosed", err)
+				}
+				closeWithin(t, rec, time.Second) // idempotent
+				if err := rec.Record(ctx, testClick(n+1)); !errors.Is(err, ErrRecorderClosed) {
+					t.Errorf("Record after a second Close = %v, want ErrRecorderClosed", err)
+				}
+				if rows, _ := d.ledgerCount(t); rows != n {
+					t.Errorf("%d clicks in the ledger after Close, want %d", rows, n)
+				}
+			})
 		})
 	}
+}
+
+func (c RawClick) after(p RawClick) bool {
+	return LedgerPos{Xid: c.Xid, Seq: c.Seq}.after(LedgerPos{Xid: p.Xid, Seq: p.Seq})
 }
 
 // Record returns nil exactly for the clicks that were written, also while
 // Close runs concurrently.
 func TestRecorderCloseDuringRecords(t *testing.T) {
-	db := openTestDB(t)
-	rec := NewRecorder(db, nil, 8, Rules{})
+	d := openTestDB(t)
+	rec := d.newRecorder(t, RecorderConfig{MaxBatch: 8})
 	ctx := context.Background()
 	const n = 200
 	errs := make([]error, n)
@@ -188,52 +133,274 @@ func TestRecorderCloseDuringRecords(t *testing.T) {
 			t.Errorf("Record %d: %v", i, err)
 		}
 	}
-	if got := countClicks(t, db, ""); got != ok {
-		t.Errorf("%d clicks stored, but %d Record calls returned nil", got, ok)
+	if rows, _ := d.ledgerCount(t); rows != ok {
+		t.Errorf("%d clicks in the ledger, but %d Record calls returned nil", rows, ok)
 	}
 	closeWithin(t, rec, time.Second)
 }
 
 func TestRecorderCloseWithoutClicks(t *testing.T) {
-	db := openTestDB(t)
-	rec := NewRecorder(db, nil, 0, Rules{})
+	d := openTestDB(t)
+	rec := d.newRecorder(t, RecorderConfig{})
 	closeWithin(t, rec, 5*time.Second)
 	closeWithin(t, rec, time.Second)
 	if err := rec.Record(context.Background(), testClick(0)); !errors.Is(err, ErrRecorderClosed) {
 		t.Errorf("Record after Close = %v, want ErrRecorderClosed", err)
 	}
-	if got := countClicks(t, db, ""); got != 0 {
-		t.Errorf("%d clicks stored, want none", got)
+	if rows, _ := d.ledgerCount(t); rows != 0 {
+		t.Errorf("%d clicks in the ledger, want none", rows)
 	}
 }
 
-// A failed INSERT reaches every caller of its batch and the recorder keeps going.
-func TestRecorderReportsWriteErrors(t *testing.T) {
-	db := openTestDB(t)
-	rec := NewRecorder(db, nil, 0, Rules{})
-	defer rec.Close()
+// lockLedger holds SQLite's write lock on the ledger's file from another
+// connection, as another process could: the ledger cannot be written until
+// the returned function is called.
+func lockLedger(t *testing.T, d *testDB) (unlock func()) {
+	t.Helper()
 	ctx := context.Background()
-	c := testClick(0)
-	if err := rec.Record(ctx, c); err != nil {
+	other, err := migrations.SQLitePool{}.Open(ctx, migrations.LedgerPath(filepath.Join(d.where, "slicelab.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Error(err)
+			}
+			conn.Close()
+			other.Close()
+		})
+	}
+	t.Cleanup(unlock)
+	return unlock
+}
+
+// Without a spool, a failed INSERT reaches every caller of its batch and the
+// recorder keeps going.
+func TestRecorderReportsWriteErrors(t *testing.T) {
+	d := openTestDB(t)
+	rec := d.newRecorder(t, RecorderConfig{})
+	ctx := context.Background()
+	if err := rec.Record(ctx, testClick(0)); err != nil {
 		t.Fatalf("first Record: %v", err)
 	}
-	if err := rec.Record(ctx, c); err == nil || errors.Is(err, ErrRecorderClosed) {
-		t.Errorf("Record of a duplicate id = %v, want the database error", err)
+	unlock := lockLedger(t, d)
+	if err := rec.Record(ctx, testClick(1)); err == nil || errors.Is(err, ErrRecorderClosed) {
+		t.Errorf("Record while the ledger is locked = %v, want the database error", err)
 	}
-	if err := rec.Record(ctx, testClick(1)); err != nil {
+	unlock()
+	if err := rec.Record(ctx, testClick(2)); err != nil {
 		t.Errorf("Record after a failed write: %v", err)
 	}
-	if got := countClicks(t, db, ""); got != 2 {
-		t.Errorf("%d clicks stored, want 2", got)
+	if rows, _ := d.ledgerCount(t); rows != 2 {
+		t.Errorf("%d clicks in the ledger, want 2", rows)
+	}
+}
+
+type countingObserver struct {
+	mu       sync.Mutex
+	to       map[string]int
+	replayed int
+}
+
+func (o *countingObserver) Batch(n int, _ time.Duration, to string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.to == nil {
+		o.to = map[string]int{}
+	}
+	o.to[to] += n
+}
+
+func (o *countingObserver) Replayed(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.replayed += n
+}
+
+func (o *countingObserver) get() (map[string]int, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.to), o.replayed
+}
+
+// While the ledger cannot be written every click still gets a durable
+// answer, from the spool; when the ledger is back the spool is replayed
+// into it and the recorder writes to the ledger again.
+func TestRecorderSpoolsWhileLedgerLocked(t *testing.T) {
+	d := openTestDB(t)
+	spool, err := OpenSpool(filepath.Join(d.where, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spool.Close()
+	obs := &countingObserver{}
+	rec := d.newRecorder(t, RecorderConfig{Spool: spool, ReplayEvery: 20 * time.Millisecond, Observer: obs})
+	ctx := context.Background()
+	var want []RawClick
+	record := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			c := testClick(len(want) + i)
+			want = append(want, c)
+			wg.Go(func() { errs[i] = rec.Record(ctx, c) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Record %d: %v", i, err)
+			}
+		}
+	}
+	record(20)
+	unlock := lockLedger(t, d)
+	record(50)
+	if !rec.Spooling() {
+		t.Fatal("the recorder is not spooling while the ledger is locked")
+	}
+	if spool.Pending() != 50 {
+		t.Fatalf("%d clicks in the spool, want 50", spool.Pending())
+	}
+	if rows, _ := d.ledgerCount(t); rows != 20 {
+		t.Fatalf("%d clicks in the ledger while it is locked, want 20", rows)
+	}
+	if fi, err := os.Stat(spool.Path()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("spool file %v, %v: want mode 0600", fi, err)
+	}
+	unlock()
+	waitFor(t, 10*time.Second, "spool replayed", func() bool { return !rec.Spooling() && spool.Pending() == 0 })
+	record(10)
+	rows, distinct := d.ledgerCount(t)
+	if rows != 80 || distinct != 80 {
+		t.Fatalf("ledger has %d rows (%d distinct), want 80", rows, distinct)
+	}
+	stored, err := NewLedger(d.read).All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[uuid.UUID]RawClick{}
+	spooled := 0
+	for _, c := range stored {
+		have[c.ID] = c
+		if c.Spooled {
+			spooled++
+		}
+	}
+	for i, c := range want {
+		s, ok := have[c.ID]
+		if !ok || !s.ClickedAt.Equal(c.ClickedAt) || s.UserAgent != c.UserAgent || s.DeliveryID != c.DeliveryID || s.LinkCount != c.LinkCount {
+			t.Errorf("click %d: stored %+v, want %+v", i, s, c)
+		}
+	}
+	if spooled != 50 {
+		t.Errorf("%d ledger rows came through the spool, want 50", spooled)
+	}
+	to, replayed := obs.get()
+	if to[ToLedger] != 30 || to[ToSpool] != 50 || to[ToLost] != 0 || replayed != 50 {
+		t.Errorf("observed %v and %d replayed; want 30 to the ledger, 50 spooled and replayed", to, replayed)
+	}
+}
+
+// The spool keeps what it was given across a restart, drops a line cut
+// short by a crash, and gives each process a file of its own.
+func TestSpoolFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks := []RawClick{testClick(0), testClick(1), testClick(2)}
+	clicks[1].UserAgent = "line\nbreak \"quoted\" ünïcode"
+	if err := s.Append(clicks[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(clicks[2:]); err != nil {
+		t.Fatal(err)
+	}
+	// Another process on the same folder gets another file.
+	other, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Path() == s.Path() {
+		t.Errorf("two spools share %s", s.Path())
+	}
+	other.Close()
+	s.Close()
+	// A crash in the middle of a write leaves half a line.
+	f, err := os.OpenFile(s.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"id":"0193`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	s, err = OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Pending() != 3 {
+		t.Fatalf("%d clicks pending after a restart, want 3", s.Pending())
+	}
+	var got []RawClick
+	fail := errors.New("ledger away")
+	calls := 0
+	n, err := s.Replay(context.Background(), 2, func(_ context.Context, cs []RawClick) error {
+		calls++
+		if calls == 2 {
+			return fail
+		}
+		got = append(got, cs...)
+		return nil
+	}, nil)
+	if !errors.Is(err, fail) || n != 2 || s.Pending() != 1 {
+		t.Fatalf("replay with a failure: %d, %v, %d pending; want 2, the failure, 1 pending", n, err, s.Pending())
+	}
+	drained := false
+	n, err = s.Replay(context.Background(), 2, func(_ context.Context, cs []RawClick) error {
+		got = append(got, cs...)
+		return nil
+	}, func() { drained = true })
+	if err != nil || n != 1 || !drained || s.Pending() != 0 {
+		t.Fatalf("replay: %d, %v, drained %v, %d pending", n, err, drained, s.Pending())
+	}
+	if len(got) != 3 {
+		t.Fatalf("replayed %d clicks, want 3", len(got))
+	}
+	for i, c := range got {
+		w := clicks[i]
+		if c.ID != w.ID || c.DeliveryID != w.DeliveryID || c.VariantID != w.VariantID || c.ExperimentID != w.ExperimentID ||
+			c.LinkIdx != w.LinkIdx || c.LinkCount != w.LinkCount || !c.ClickedAt.Equal(w.ClickedAt) || c.Method != w.Method ||
+			c.UserAgent != w.UserAgent || c.IP != w.IP || !c.Spooled {
+			t.Errorf("replayed %+v, want %+v (spooled)", c, w)
+		}
+	}
+	if fi, err := os.Stat(s.Path()); err != nil || fi.Size() != 0 {
+		t.Errorf("spool after replay: %v, %v; want an empty file", fi, err)
 	}
 }
 
 // followFixture is a migrated database with one team, experiment and variant
 // whose links are stored, and a tracking service over it.
 type followFixture struct {
+	d          *testDB
 	db         *bun.DB
 	svc        *Service
 	rec        *Recorder
+	proj       *Projector
 	experiment uuid.UUID
 	variant    uuid.UUID
 	links      []string
@@ -243,10 +410,11 @@ type followFixture struct {
 
 func newFollowFixture(t *testing.T) *followFixture {
 	t.Helper()
-	db := openTestDB(t)
+	d := openTestDB(t)
+	db := d.main
 	ctx := context.Background()
 	f := &followFixture{
-		db: db, experiment: uuid.New(), variant: uuid.New(),
+		d: d, db: db, experiment: uuid.New(), variant: uuid.New(),
 		links:      []string{"https://example.com/a", "https://example.com/b?x=1&y=2"},
 		now:        time.Date(2026, 11, 25, 12, 30, 0, 0, time.UTC),
 		deliveries: &fakeDeliveries{},
@@ -266,8 +434,8 @@ func newFollowFixture(t *testing.T) *followFixture {
 	if err := NewStore(db).SaveLinks(ctx, f.experiment, f.variant, f.links); err != nil {
 		t.Fatal(err)
 	}
-	f.rec = NewRecorder(db, f.deliveries, 0, Rules{})
-	t.Cleanup(f.rec.Close)
+	f.rec = d.newRecorder(t, RecorderConfig{})
+	f.proj = d.newProjector(f.deliveries, Rules{})
 	f.svc = NewService(NewStore(db), NewSealer(testSecret), "https://t.example/", f.rec, func() time.Time { return f.now })
 	return f
 }
@@ -421,7 +589,7 @@ func TestServiceFollow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			delivery := uuid.New()
-			before := countClicks(t, f.db, "")
+			before, _ := f.d.ledgerCount(t)
 			dest, err := f.svc.Follow(ctx, tt.token(t, delivery), tt.hit)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -430,8 +598,8 @@ func TestServiceFollow(t *testing.T) {
 				if dest != "" {
 					t.Errorf("Follow returned destination %q with the error", dest)
 				}
-				if after := countClicks(t, f.db, ""); after != before {
-					t.Errorf("%d clicks stored by a refused follow", after-before)
+				if after, _ := f.d.ledgerCount(t); after != before {
+					t.Errorf("%d clicks recorded by a refused follow", after-before)
 				}
 				return
 			}
@@ -441,6 +609,21 @@ func TestServiceFollow(t *testing.T) {
 			if dest != tt.wantDest {
 				t.Errorf("destination = %q, want %q", dest, tt.wantDest)
 			}
+			// In the ledger when Follow returns, with the request's facts;
+			// classified once projected.
+			if after, _ := f.d.ledgerCount(t); after != before+1 {
+				t.Errorf("%d clicks in the ledger, want %d", after, before+1)
+			}
+			var raw []RawClick
+			if err := f.d.read.NewSelect().Model(&raw).Column("id", "method", "user_agent", "ip", "link_count").
+				Where("delivery_id = ?", delivery).Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) != 1 || raw[0].IP != tt.want.ip || raw[0].UserAgent != tt.want.ua || raw[0].Method != tt.hit.Method ||
+				raw[0].LinkCount != len(f.links) {
+				t.Errorf("ledger rows = %+v; want one with ip %q, ua %q, method %s, %d links", raw, tt.want.ip, tt.want.ua, tt.hit.Method, len(f.links))
+			}
+			project(t, f.proj)
 			var stored []Click
 			if err := f.db.NewSelect().Model(&stored).Where("delivery_id = ?", delivery).Scan(ctx); err != nil {
 				t.Fatal(err)
@@ -449,18 +632,18 @@ func TestServiceFollow(t *testing.T) {
 				t.Fatalf("%d clicks stored for the delivery, want 1", len(stored))
 			}
 			if after := countClicks(t, f.db, ""); after != before+1 {
-				t.Errorf("%d clicks stored in all, want %d", after, before+1)
+				t.Errorf("%d clicks classified in all, want %d", after, before+1)
 			}
 			c := stored[0]
 			wantIdx := slices.Index(f.links, tt.wantDest)
 			if tt.wantIdx != 0 {
 				wantIdx = tt.wantIdx
 			}
-			if c.Automated != tt.want.automated || c.Reason != tt.want.reason || c.IP != tt.want.ip || c.UserAgent != tt.want.ua ||
-				c.Method != tt.hit.Method || c.LinkIdx != wantIdx || c.VariantID != f.variant || c.ExperimentID != f.experiment ||
+			if c.Automated != tt.want.automated || c.Reason != tt.want.reason || len(raw) != 1 || c.ID != raw[0].ID ||
+				c.LinkIdx != wantIdx || c.VariantID != f.variant || c.ExperimentID != f.experiment ||
 				c.DeliveryID != delivery || !c.ClickedAt.Equal(f.now) || c.ID == uuid.Nil {
-				t.Errorf("stored click = %+v\nwant automated %v, reason %q, ip %q, ua %q, method %s, link %d, variant %s, experiment %s, at %v",
-					c, tt.want.automated, tt.want.reason, tt.want.ip, tt.want.ua, tt.hit.Method, wantIdx, f.variant, f.experiment, f.now)
+				t.Errorf("stored click = %+v\nwant automated %v, reason %q, link %d, variant %s, experiment %s, at %v",
+					c, tt.want.automated, tt.want.reason, wantIdx, f.variant, f.experiment, f.now)
 			}
 		})
 	}
@@ -479,8 +662,8 @@ func TestServiceFollowRecorderClosed(t *testing.T) {
 	if !errors.Is(err, ErrRecorderClosed) {
 		t.Errorf("Follow error = %v, want ErrRecorderClosed", err)
 	}
-	if n := countClicks(t, f.db, ""); n != 0 {
-		t.Errorf("%d clicks stored, want none", n)
+	if n, _ := f.d.ledgerCount(t); n != 0 {
+		t.Errorf("%d clicks recorded, want none", n)
 	}
 }
 
@@ -526,6 +709,7 @@ func TestServiceFollowHoneypotOfVariantWithoutLinks(t *testing.T) {
 	if dest != "https://t.example/" {
 		t.Errorf("destination = %q, want the service's base URL", dest)
 	}
+	project(t, f.proj)
 	var stored []Click
 	if err := f.db.NewSelect().Model(&stored).Where("delivery_id = ?", delivery).Scan(ctx); err != nil {
 		t.Fatal(err)
@@ -536,10 +720,10 @@ func TestServiceFollowHoneypotOfVariantWithoutLinks(t *testing.T) {
 	}
 }
 
-// The rules that look beyond one request, applied by the Recorder: the
-// honeypot, bursts over several links of one email, and clicks too soon
-// after sending. Clicks are written one batch each ("one by one") or all in
-// one batch.
+// The rules that look beyond one request, applied to what the Recorder
+// wrote by the Projector: the honeypot, bursts over several links of one
+// email, and clicks too soon after sending. Clicks are recorded and
+// projected one chunk each ("one by one") or all in one chunk ("one batch").
 func TestRecorderRules(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	type step struct {
@@ -586,28 +770,32 @@ func TestRecorderRules(t *testing.T) {
 	}
 	for _, mode := range []string{"one by one", "one batch"} {
 		t.Run(mode, func(t *testing.T) {
-			db := openTestDB(t)
-			rec := NewRecorder(db, nil, 0, Rules{})
-			defer rec.Close()
+			d := openTestDB(t)
+			db := d.main
+			rec := d.newRecorder(t, RecorderConfig{})
+			proj := d.newProjector(nil, Rules{})
 			ctx := context.Background()
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					delivery := uuid.New()
-					clicks := make([]Click, len(tt.steps))
+					clicks := make([]RawClick, len(tt.steps))
 					for i, s := range tt.steps {
-						clicks[i] = Click{ID: uuid.New(), DeliveryID: delivery, ExperimentID: testVariant, VariantID: testVariant,
-							LinkIdx: s.link, LinkCount: s.links, ClickedAt: t0.Add(s.after), Method: "GET", UserAgent: uaChrome,
-							IP: "203.0.113.0/24", Automated: s.automated, Reason: s.reason}
+						method, ua := requestFor(t, s.automated, s.reason)
+						clicks[i] = RawClick{ID: uuid.New(), DeliveryID: delivery, ExperimentID: testVariant, VariantID: testVariant,
+							LinkIdx: s.link, LinkCount: s.links, ClickedAt: t0.Add(s.after), Method: method, UserAgent: ua,
+							IP: "203.0.113.0/24"}
 					}
 					if mode == "one batch" {
-						if err := rec.write(ctx, clicks); err != nil {
-							t.Fatalf("write: %v", err)
+						if err := NewLedger(d.ledger).Append(ctx, clicks); err != nil {
+							t.Fatalf("append: %v", err)
 						}
+						project(t, proj)
 					} else {
 						for i, c := range clicks {
 							if err := rec.Record(ctx, c); err != nil {
 								t.Fatalf("Record %d: %v", i, err)
 							}
+							project(t, proj)
 						}
 					}
 					for i, c := range clicks {
@@ -626,6 +814,22 @@ func TestRecorderRules(t *testing.T) {
 	}
 }
 
+// requestFor is a request that the request-alone rules (Classify) judge as
+// given.
+func requestFor(t *testing.T, automated bool, reason string) (method, userAgent string) {
+	t.Helper()
+	switch {
+	case !automated:
+		return "GET", uaChrome
+	case reason == ReasonHead:
+		return "HEAD", uaChrome
+	case reason == ReasonNoUserAgent:
+		return "GET", ""
+	}
+	t.Fatalf("no request is automated for %q", reason)
+	return "", ""
+}
+
 // Rules.Window: clicks within the window after the delivery was sent are
 // automated; later ones and clicks of unsent deliveries are not.
 func TestRecorderRulesWindowAfterSend(t *testing.T) {
@@ -637,8 +841,7 @@ func TestRecorderRulesWindowAfterSend(t *testing.T) {
 		f.deliveries.set(delivery, DeliveryFacts{ExperimentID: f.experiment, ContactID: uuid.New(), SentAt: sent, Location: time.UTC})
 		return delivery
 	}
-	rec := NewRecorder(f.db, f.deliveries, 0, Rules{Window: time.Minute})
-	defer rec.Close()
+	proj := f.d.newProjector(f.deliveries, Rules{Window: time.Minute})
 	tests := []struct {
 		name      string
 		sent      *time.Time
@@ -653,11 +856,12 @@ func TestRecorderRulesWindowAfterSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDelivery(tt.sent)
-			c := Click{ID: uuid.New(), DeliveryID: d, ExperimentID: f.experiment, VariantID: f.variant, LinkIdx: 0, LinkCount: 2,
+			c := RawClick{ID: uuid.New(), DeliveryID: d, ExperimentID: f.experiment, VariantID: f.variant, LinkIdx: 0, LinkCount: 2,
 				ClickedAt: sentAt.Add(tt.after), Method: "GET", UserAgent: uaChrome, IP: "203.0.113.0/24"}
-			if err := rec.Record(ctx, c); err != nil {
+			if err := f.rec.Record(ctx, c); err != nil {
 				t.Fatalf("Record: %v", err)
 			}
+			project(t, proj)
 			var got Click
 			if err := f.db.NewSelect().Model(&got).Where("id = ?", c.ID).Scan(ctx); err != nil {
 				t.Fatal(err)

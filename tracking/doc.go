@@ -8,7 +8,13 @@
 // the variant's (cached) list of destinations. The destination always comes
 // from that stored list, never from the request, so there is no open redirect.
 //
-// Clicks are written by a group-commit Recorder: concurrent clicks queue up
-// while one INSERT is in flight and are then written together in one
-// statement, and each caller returns only once its click is committed.
+// A click's redirect waits only for durability: the Recorder appends the raw
+// click to the click ledger (Ledger) with group commit (concurrent clicks
+// queue up while one INSERT is in flight and are then written together in
+// one statement, which reads nothing), and each caller returns once its
+// click is committed, or fsynced to the Spool while the ledger cannot be
+// written. Classification (the bot rules) and the rollups that results and
+// reports read come afterwards, from the Projector, which reads the ledger
+// in order under a lease and is idempotent; ProjectionState says how far it
+// has come (as_of).
 package tracking

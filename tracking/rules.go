@@ -1,8 +1,8 @@
 package tracking
 
 import (
+	"bytes"
 	"cmp"
-	"context"
 	"slices"
 	"strings"
 	"time"
@@ -65,29 +65,22 @@ type retroRange struct {
 	skipHoneypot bool
 }
 
-// classifyBatch applies the rules to a batch of new clicks, inside the
-// transaction that stores them: it marks the new clicks, and returns the
-// ranges of stored clicks to mark too.
-func classifyBatch(ctx context.Context, st *Store, clicks []Click, facts map[uuid.UUID]DeliveryFacts, rules Rules) ([]retroRange, error) {
-	ids := make([]uuid.UUID, 0, len(clicks))
-	seen := map[uuid.UUID]bool{}
-	earliest := clicks[0].ClickedAt
+// classifyBatch applies the rules to a batch of new clicks: it marks the
+// new clicks, and returns the ranges of stored clicks to mark too. prior is,
+// per delivery and link of the batch, the latest stored click at or after
+// the batch's earliest click less honeypotWindow (Store.lastClicks); the
+// rules need nothing else of the past, however many clicks came before.
+//
+// Each delivery's events are sorted once and swept with two pointers, so a
+// batch costs O(n log n) however many of its clicks hit the same email (a
+// scanner hammering one link): the result is the same as judging every new
+// click against every event within its window.
+func classifyBatch(clicks []Click, prior []linkLast, facts map[uuid.UUID]DeliveryFacts, rules Rules) []retroRange {
 	for i := range clicks {
 		c := &clicks[i]
-		if !seen[c.DeliveryID] {
-			seen[c.DeliveryID] = true
-			ids = append(ids, c.DeliveryID)
-		}
-		if c.ClickedAt.Before(earliest) {
-			earliest = c.ClickedAt
-		}
 		if f, ok := facts[c.DeliveryID]; ok && f.SentAt != nil && rules.Window > 0 && !c.Automated && c.ClickedAt.Sub(*f.SentAt) < rules.Window {
 			c.Automated, c.Reason = true, ReasonSoonAfterSend
 		}
-	}
-	prior, err := st.lastClicks(ctx, ids, earliest.Add(-honeypotWindow))
-	if err != nil {
-		return nil, err
 	}
 	byDelivery := map[uuid.UUID][]*event{}
 	for _, p := range prior {
@@ -102,49 +95,93 @@ func classifyBatch(ctx context.Context, st *Store, clicks []Click, facts map[uui
 	var retro []retroRange
 	for d, evs := range byDelivery {
 		slices.SortStableFunc(evs, func(a, b *event) int { return a.at.Compare(b.at) })
-		for _, h := range evs {
-			if h.link != HoneypotLink {
-				continue
-			}
-			h.mark(ReasonHoneypot)
-			for _, e := range evs {
-				if e != h && absDur(e.at.Sub(h.at)) <= honeypotWindow {
-					e.mark(ReasonNearHoneypot)
-				}
-			}
-			if h.fresh != nil {
-				retro = append(retro, retroRange{delivery: d, from: h.at.Add(-honeypotWindow), to: h.at.Add(honeypotWindow), reason: ReasonNearHoneypot})
-			}
+		retro = honeypotRule(d, evs, retro)
+		retro = burstRule(d, evs, max(burstMinLinksFloor, min(burstMinLinks, linkCount[d])), retro)
+	}
+	return mergeRanges(retro)
+}
+
+// honeypotRule: a hit on the honeypot is automated, and so is every click of
+// the delivery within honeypotWindow of one. Judged in time order, a hit
+// within the window after an earlier hit is "near a honeypot hit" rather
+// than a honeypot hit of its own.
+func honeypotRule(d uuid.UUID, evs []*event, retro []retroRange) []retroRange {
+	prevHit := -1 // index of the latest honeypot hit so far
+	for i, e := range evs {
+		if e.link != HoneypotLink {
+			continue
 		}
-		need := max(burstMinLinksFloor, min(burstMinLinks, linkCount[d]))
-		for i, e := range evs {
-			if e.fresh == nil || e.link == HoneypotLink {
-				continue // a window ending at a stored click was judged when that click came
-			}
-			distinct := map[int]bool{}
-			start := i
-			for j := i; j >= 0 && e.at.Sub(evs[j].at) <= burstWindow; j-- {
-				if evs[j].link != HoneypotLink {
-					distinct[evs[j].link] = true
-				}
-				start = j
-			}
-			if len(distinct) >= need {
-				for _, b := range evs[start : i+1] {
-					b.mark(ReasonBurst)
-				}
-				retro = append(retro, retroRange{delivery: d, from: e.at.Add(-burstWindow), to: e.at, reason: ReasonBurst, skipHoneypot: true})
-			}
+		if prevHit >= 0 && e.at.Sub(evs[prevHit].at) <= honeypotWindow {
+			e.mark(ReasonNearHoneypot)
+		} else {
+			e.mark(ReasonHoneypot)
+		}
+		prevHit = i
+		if e.fresh != nil {
+			retro = append(retro, retroRange{delivery: d, from: e.at.Add(-honeypotWindow), to: e.at.Add(honeypotWindow), reason: ReasonNearHoneypot})
 		}
 	}
-	return mergeRanges(retro), nil
+	if prevHit < 0 {
+		return retro
+	}
+	// Every other click within the window of a hit, before or after it.
+	var last time.Time
+	seen := false
+	for _, e := range evs {
+		if e.link == HoneypotLink {
+			last, seen = e.at, true
+		} else if seen && e.at.Sub(last) <= honeypotWindow {
+			e.mark(ReasonNearHoneypot)
+		}
+	}
+	seen = false
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := evs[i]
+		if e.link == HoneypotLink {
+			last, seen = e.at, true
+		} else if seen && last.Sub(e.at) <= honeypotWindow {
+			e.mark(ReasonNearHoneypot)
+		}
+	}
+	return retro
+}
+
+// burstRule: when a new click completes, with the events up to it within
+// burstWindow, need distinct links of the email, all of those are
+// automated. A window ending at a stored click was judged when that click
+// came.
+func burstRule(d uuid.UUID, evs []*event, need int, retro []retroRange) []retroRange {
+	inWindow := map[int]int{} // link → events in the window [lo, i]
+	lo, marked := 0, -1
+	for i, e := range evs {
+		if e.link != HoneypotLink {
+			inWindow[e.link]++
+		}
+		for e.at.Sub(evs[lo].at) > burstWindow {
+			if l := evs[lo].link; l != HoneypotLink {
+				if inWindow[l]--; inWindow[l] == 0 {
+					delete(inWindow, l)
+				}
+			}
+			lo++
+		}
+		if e.fresh == nil || e.link == HoneypotLink || len(inWindow) < need {
+			continue
+		}
+		for _, b := range evs[max(lo, marked+1) : i+1] { // the earlier part of the window is marked already
+			b.mark(ReasonBurst)
+		}
+		marked = i
+		retro = append(retro, retroRange{delivery: d, from: e.at.Add(-burstWindow), to: e.at, reason: ReasonBurst, skipHoneypot: true})
+	}
+	return retro
 }
 
 // mergeRanges joins overlapping ranges of the same delivery and reason, so a
 // scanner's sweep costs one UPDATE, not one per click.
 func mergeRanges(rs []retroRange) []retroRange {
 	slices.SortFunc(rs, func(a, b retroRange) int {
-		return cmp.Or(strings.Compare(a.delivery.String(), b.delivery.String()), strings.Compare(a.reason, b.reason), a.from.Compare(b.from))
+		return cmp.Or(bytes.Compare(a.delivery[:], b.delivery[:]), strings.Compare(a.reason, b.reason), a.from.Compare(b.from))
 	})
 	var out []retroRange
 	for _, r := range rs {

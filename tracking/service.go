@@ -69,10 +69,12 @@ func (s *Service) OpenUnsubscribe(token string) (Ref, error) {
 }
 
 // Follow resolves a click token to its stored destination and records the
-// click before returning. An unknown or altered token gives ErrNotFound and
-// records nothing. When the destination resolves but recording fails, Follow
-// returns the destination together with the error, so the caller can still
-// send the person on and log the failure.
+// raw click in the ledger (or the spool) before returning; it is classified
+// and counted later, by the Projector. An unknown or altered token gives
+// ErrNotFound and records nothing; a variant whose destinations are not
+// cached while the database cannot be read gives ErrUnavailable. When the destination resolves but
+// recording fails, Follow returns the destination together with the error,
+// so the caller can still send the person on and log the failure.
 func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, error) {
 	ref, err := s.sealer.Open(token, KindClick)
 	if err != nil {
@@ -99,11 +101,10 @@ func (s *Service) Follow(ctx context.Context, token string, hit Hit) (string, er
 	default:
 		dest = links.urls[ref.Link]
 	}
-	automated, reason := Classify(hit.Method, hit.UserAgent)
-	c := Click{
+	c := RawClick{
 		ID: NewID(), DeliveryID: ref.DeliveryID, ExperimentID: links.experimentID, VariantID: ref.VariantID,
-		LinkIdx: ref.Link, ClickedAt: s.now().UTC(), Method: hit.Method, UserAgent: truncate(hit.UserAgent, 512),
-		IP: AnonymizeIP(hit.IP), Automated: automated, Reason: reason, LinkCount: len(links.urls),
+		LinkIdx: ref.Link, LinkCount: len(links.urls), ClickedAt: s.now().UTC(), Method: hit.Method,
+		UserAgent: truncate(hit.UserAgent, 512), IP: AnonymizeIP(hit.IP),
 	}
 	if err := s.rec.Record(ctx, c); err != nil {
 		return dest, fmt.Errorf("tracking: record click: %w", err)
@@ -120,7 +121,7 @@ func (s *Service) variantLinks(ctx context.Context, variantID uuid.UUID) (varian
 	}
 	rows, err := s.store.VariantLinks(ctx, variantID)
 	if err != nil {
-		return variantLinks{}, err
+		return variantLinks{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if len(rows) == 0 {
 		return variantLinks{}, ErrNotFound

@@ -15,6 +15,10 @@ import (
 // the wrong kind) and for links or deliveries that do not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable: a link's destinations could not be read (the database is
+// away) and are not cached; the request may be tried again.
+var ErrUnavailable = errors.New("tracking: link destinations unavailable")
+
 // Kind tells what a token opens.
 type Kind byte
 

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // SLICELAB_PPROF_ADDR
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +34,11 @@ type app struct {
 	exps   *experiments.Service
 	okr    *okr.Service
 	trk    *tracking.Service
+	// rec writes clicks to the ledger (spool: while it cannot); proj
+	// classifies and rolls them up afterwards (in processes with workers).
 	rec    *tracking.Recorder
+	spool  *tracking.Spool
+	proj   *tracking.Projector
 	sender *experiments.Sender
 	// jobs inserts River jobs (an insert-only client); river runs the
 	// workers (nil in a process that does not work).
@@ -101,7 +107,28 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret, Previous: a.cfg.previousSecrets()}, a.now); err != nil {
 		return fail(err)
 	}
-	a.rec = tracking.NewRecorder(st.db, a.exps, 512, tracking.Rules{Window: a.cfg.BotWindow})
+	clickLog := a.log.With("component", "clicks")
+	cm := newClickMetrics(a.metrics, func() int {
+		if a.spool == nil {
+			return 0
+		}
+		return a.spool.Pending()
+	}, func() time.Duration { return a.proj.Lag() })
+	a.proj = tracking.NewProjector(st.db, tracking.NewLedger(st.ledgerRead), a.exps, tracking.ProjectorConfig{
+		Rules: tracking.Rules{Window: a.cfg.BotWindow}, Observer: cm, Log: clickLog,
+	}, a.now)
+	if workers { // a process that serves clicks (or may replay an earlier run's spool)
+		if a.spool, err = tracking.OpenSpool(filepath.Join(a.cfg.DataDir, "spool")); err != nil {
+			return fail(err)
+		}
+	}
+	writers := 1 // SQLite: one writer per file
+	if st.postgres {
+		writers = clickWritersPG
+	}
+	a.rec = tracking.NewRecorder(tracking.NewLedger(st.ledger), tracking.RecorderConfig{
+		Writers: writers, MaxBatch: clickBatch, Spool: a.spool, Committed: a.proj.Notify, Observer: cm, Log: clickLog,
+	})
 	a.trk = tracking.NewService(a.clicks, tracking.NewSealer(secret, a.cfg.previousSecrets()...), a.cfg.BaseURL, a.rec, a.now)
 	if !workers {
 		return nil
@@ -169,15 +196,29 @@ func emailTemplate(name string) (okr.EmailTemplate, error) {
 	return okr.EmailTemplate{HTML: h, Text: t}, nil
 }
 
+// The click ledger's group commit. A batch is whatever queued while the
+// previous one was in flight, up to clickBatch clicks in one INSERT. On
+// PostgreSQL clickWritersPG batches may be in flight at once (the server
+// flushes concurrent commits together); SQLite has one writer per file.
+const (
+	clickBatch     = 1000
+	clickWritersPG = 2
+)
+
 // close releases what init opened (for commands that do not run).
 func (a *app) close() {
 	a.rec.Close()
+	if a.spool != nil {
+		a.spool.Close()
+	}
 	a.st.Close()
 }
 
-// run serves HTTP on ln (when not nil) and runs the workers until ctx ends,
-// then shuts down in order: no new requests, in-flight requests finish (their
-// clicks are committed), the click writer drains, River lets running sends
+// run serves HTTP on ln (when not nil) and runs the workers and the click
+// projector until ctx ends, then shuts down in order: no new requests,
+// in-flight requests finish (their clicks are durable), the click writer
+// drains (and offers the spool to the ledger once more), the projector
+// finishes its chunk and gives up its lease, River lets running sends
 // finish, and the database closes.
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	var h http.Handler
@@ -192,7 +233,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			outbox = a.cfg.OutboxDir
 		}
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
-			Ready: a.st.db.PingContext, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken, TrustedProxies: a.cfg.TrustedProxies, Log: a.log, Now: a.now,
+			Ready: a.st.db.PingContext, ClicksCounted: a.proj.Fresh, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken,
+			TrustedProxies: a.cfg.TrustedProxies, Log: a.log, Now: a.now,
 			BaseURL: a.cfg.BaseURL, OutboxDir: outbox, Jobs: a.jobs, SendRate: a.cfg.SendRate, SetupToken: setup})
 		if err != nil {
 			a.close()
@@ -206,6 +248,20 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			a.close()
 			return fmt.Errorf("river: start: %w", err)
 		}
+		a.proj.Start()
+	}
+	if a.cfg.PprofAddr != "" {
+		// Go's profiler, on a listener of its own (net/http/pprof registers
+		// on http.DefaultServeMux, which nothing else serves).
+		pln, err := net.Listen("tcp", a.cfg.PprofAddr)
+		if err != nil {
+			a.close()
+			return fmt.Errorf("SLICELAB_PPROF_ADDR: %w", err)
+		}
+		psrv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
+		a.log.Info("profiler listening", "addr", pln.Addr().String())
 	}
 	var srv *http.Server
 	srvErr := make(chan error, 1)
@@ -233,6 +289,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	a.rec.Close()
+	a.proj.Stop()
 	if a.river != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := a.river.Stop(sctx); err != nil {
@@ -242,6 +299,12 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			ccancel()
 		}
 		cancel()
+	}
+	if a.spool != nil {
+		if n := a.spool.Pending(); n > 0 {
+			a.log.Warn("clicks left in the spool; the next start replays them", "clicks", n, "spool", a.spool.Path())
+		}
+		a.spool.Close()
 	}
 	if err := a.st.Close(); err != nil && runErr == nil {
 		runErr = err

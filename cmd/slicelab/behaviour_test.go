@@ -450,9 +450,10 @@ func TestCLI(t *testing.T) {
 	}
 	var out2, errb strings.Builder
 	code = run(context.Background(), []string{"serve"}, func(k string) string {
-		return map[string]string{"SLICELAB_SEND_RATE": "fast", "SLICELAB_SMTP_URL": "http://x", "SLICELAB_BOT_WINDOW": "soon"}[k]
+		return map[string]string{"SLICELAB_SEND_RATE": "fast", "SLICELAB_SMTP_URL": "http://x", "SLICELAB_BOT_WINDOW": "soon",
+			"SLICELAB_CLICK_FSYNC": "sometimes", "SLICELAB_PPROF_ADDR": "6060"}[k]
 	}, strings.NewReader(""), &out2, &errb)
-	for _, w := range []string{"SLICELAB_SEND_RATE", "SLICELAB_SMTP_URL", "SLICELAB_BOT_WINDOW"} {
+	for _, w := range []string{"SLICELAB_SEND_RATE", "SLICELAB_SMTP_URL", "SLICELAB_BOT_WINDOW", "SLICELAB_CLICK_FSYNC", "SLICELAB_PPROF_ADDR"} {
 		if code != 2 || !strings.Contains(errb.String(), w) {
 			t.Errorf("bad configuration should name %s: %d %s", w, code, errb.String())
 		}

@@ -43,6 +43,7 @@ func TestBotClicks(t *testing.T) {
 		}
 		e.clock.advance(time.Minute)
 		click(t, "GET", links(5)[1], browserUA) // a person coming back later
+		e.waitClicks()
 
 		var got []struct {
 			Email     string `bun:"email"`

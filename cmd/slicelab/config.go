@@ -38,6 +38,8 @@ type config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (the address that rate limits count and clicks record).
 	TrustedProxies []netip.Prefix
+	PprofAddr      string
+	ClickFsync     bool
 	// PreviousSecrets are replaced signing secrets; links signed with them
 	// keep working until PreviousUntil.
 	PreviousSecrets []string
@@ -51,6 +53,9 @@ type config struct {
 type dbTarget struct {
 	postgres bool
 	dsn      string // postgres URL, or the SQLite file path
+	// clickFsync: every batch of clicks is fsynced before its redirects are
+	// answered (SLICELAB_CLICK_FSYNC).
+	clickFsync bool
 }
 
 type smtpTarget struct {
@@ -83,6 +88,11 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_METRICS_TOKEN     bearer token for /metrics (default: none, and /metrics answers this machine only)
   SLICELAB_TRUSTED_PROXIES   comma-separated addresses or CIDR ranges of reverse proxies (e.g. 10.0.0.0/8,127.0.0.1)
                              whose X-Forwarded-For names the client (default: none; the connection's address is the client)
+  SLICELAB_CLICK_FSYNC       on: every batch of clicks is on disk (fsynced) before its redirects are answered;
+                             off: written to the database but not fsynced, which survives a crash or restart of
+                             slicelab but may lose the last second of clicks if the machine or database server
+                             crashes (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit=off) (default on)
+  SLICELAB_PPROF_ADDR        serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (default: off)
 `
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -102,6 +112,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ContactCooldown: 24 * time.Hour,
 		LogLevel:        orDefault(getenv("SLICELAB_LOG_LEVEL"), "info"),
 		MetricsToken:    getenv("SLICELAB_METRICS_TOKEN"),
+		PprofAddr:       getenv("SLICELAB_PPROF_ADDR"),
+		ClickFsync:      true,
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -156,6 +168,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("SLICELAB_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
 	}
+	switch v := getenv("SLICELAB_CLICK_FSYNC"); v {
+	case "", "on":
+	case "off":
+		c.ClickFsync = false
+	default:
+		bad("SLICELAB_CLICK_FSYNC", "%q is not on or off", v)
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			bad("SLICELAB_PPROF_ADDR", "%q is not host:port", c.PprofAddr)
+		}
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTPAddr
 	}
@@ -195,6 +219,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad("SLICELAB_DATABASE_URL", "%v", err)
 	}
 	c.db = db
+	c.db.clickFsync = c.ClickFsync
 	if c.OutboxDir == "" {
 		c.OutboxDir = filepath.Join(c.DataDir, "outbox")
 	}

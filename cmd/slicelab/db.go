@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -14,40 +16,111 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/migrate"
 
 	"slicelab/migrations"
 )
 
-// store is the one database handle: bun on top, River's driver beside it on
-// the same *sql.DB.
+// store is the database: bun on top, River's driver beside it on the same
+// *sql.DB; and the click ledger's handles.
 type store struct {
-	db       *bun.DB
-	postgres bool
+	db *bun.DB
+	// ledger writes the click ledger; ledgerRead is what the projector reads
+	// it with. On PostgreSQL the ledger is a table of the same database:
+	// ledger is a small pool of its own (clicks never wait for a connection
+	// that the API, River or the senders hold) and ledgerRead is db. On
+	// SQLite it is a file of its own (migrations.LedgerPath) with one
+	// writing connection and a reading pool.
+	ledger, ledgerRead *bun.DB
+	postgres           bool
+}
+
+// Pool sizes on PostgreSQL. The main pool serves the API, River's workers
+// (send concurrency included) and the click projector. The ledger's pool has
+// a connection per click writer and one for replaying the spool.
+const (
+	pgMainConns   = 20
+	pgLedgerConns = clickWritersPG + 1
+)
+
+func openPostgres(ctx context.Context, dsn string, conns int) (*bun.DB, error) {
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	sqldb.SetMaxOpenConns(conns)
+	sqldb.SetMaxIdleConns(conns)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	return db, nil
 }
 
 func openStore(ctx context.Context, t dbTarget) (*store, error) {
 	if t.postgres {
-		sqldb, err := sql.Open("pgx", t.dsn)
+		db, err := openPostgres(ctx, t.dsn, pgMainConns)
 		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+			return nil, err
 		}
-		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(20)
-		db := bun.NewDB(sqldb, pgdialect.New())
-		if err := db.PingContext(ctx); err != nil {
+		dsn := t.dsn
+		if !t.clickFsync { // the ledger's sessions only
+			if dsn, err = withParam(dsn, "synchronous_commit", "off"); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		ledger, err := openPostgres(ctx, dsn, pgLedgerConns)
+		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+			return nil, err
 		}
-		return &store{db: db, postgres: true}, nil
+		return &store{db: db, ledger: ledger, ledgerRead: db, postgres: true}, nil
 	}
 	db, err := migrations.OpenSQLite(ctx, t.dsn)
 	if err != nil {
 		return nil, err
 	}
-	return &store{db: db}, nil
+	writer := migrations.LedgerWriter
+	if !t.clickFsync { // WAL: commits are not fsynced, checkpoints are
+		writer.Synchronous = "NORMAL"
+	}
+	ledger, err := writer.Open(ctx, migrations.LedgerPath(t.dsn))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	read, err := migrations.LedgerReader.Open(ctx, migrations.LedgerPath(t.dsn))
+	if err != nil {
+		ledger.Close()
+		db.Close()
+		return nil, err
+	}
+	return &store{db: db, ledger: ledger, ledgerRead: read}, nil
 }
 
-func (s *store) Close() error { return s.db.Close() }
+// withParam sets a query parameter of a postgres:// URL (pgx passes unknown
+// ones to the server as run-time settings of the session).
+func withParam(dsn, key, value string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("SLICELAB_DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func (s *store) Close() error {
+	var errs []error
+	if s.ledgerRead != s.db {
+		errs = append(errs, s.ledgerRead.Close())
+	}
+	errs = append(errs, s.ledger.Close(), s.db.Close())
+	return errors.Join(errs...)
+}
 
 func (s *store) riverDriver() riverdriver.Driver[*sql.Tx] {
 	if s.postgres {
@@ -56,7 +129,8 @@ func (s *store) riverDriver() riverdriver.Driver[*sql.Tx] {
 	return riversqlite.New(s.db.DB)
 }
 
-// migrateUp applies slicelab's migrations and River's, in that order.
+// migrateUp applies slicelab's migrations, the click ledger's and River's,
+// in that order.
 func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 	group, err := migrations.Up(ctx, s.db)
 	if err != nil {
@@ -64,6 +138,13 @@ func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 	}
 	if out != nil && !group.IsZero() {
 		fmt.Fprintf(out, "applied %s\n", group)
+	}
+	group, err = migrations.LedgerUp(ctx, s.ledger)
+	if err != nil {
+		return err
+	}
+	if out != nil && !group.IsZero() {
+		fmt.Fprintf(out, "applied click ledger %s\n", group)
 	}
 	rm, err := rivermigrate.New(s.riverDriver(), nil)
 	if err != nil {
@@ -82,20 +163,24 @@ func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 }
 
 func (s *store) migrateStatus(ctx context.Context, out io.Writer) error {
-	m := migrations.NewMigrator(s.db)
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("migrate: init: %w", err)
-	}
-	ms, err := m.MigrationsWithStatus(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate status: %w", err)
-	}
-	for _, mg := range ms {
-		state := "pending"
-		if mg.IsApplied() {
-			state = "applied"
+	for _, g := range []struct {
+		label string
+		m     *migrate.Migrator
+	}{{"", migrations.NewMigrator(s.db)}, {"click ledger ", migrations.NewLedgerMigrator(s.ledger)}} {
+		if err := g.m.Init(ctx); err != nil {
+			return fmt.Errorf("migrate: init: %w", err)
 		}
-		fmt.Fprintf(out, "%-8s %s_%s\n", state, mg.Name, mg.Comment)
+		ms, err := g.m.MigrationsWithStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate status: %w", err)
+		}
+		for _, mg := range ms {
+			state := "pending"
+			if mg.IsApplied() {
+				state = "applied"
+			}
+			fmt.Fprintf(out, "%-8s %s%s_%s\n", state, g.label, mg.Name, mg.Comment)
+		}
 	}
 	rm, err := rivermigrate.New(s.riverDriver(), nil)
 	if err != nil {

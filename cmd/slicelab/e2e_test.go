@@ -198,6 +198,7 @@ func TestEndToEnd(t *testing.T) {
 		w.automated++
 		want[subjects[scanned.subject]] = w
 
+		e.waitClicks()
 		var res resultsJSON
 		if st, raw := e.api("GET", "/api/v1/experiments/"+exp.ID+"/results", tok, nil, &res); st != 200 {
 			t.Fatalf("results: %d %s", st, raw)

@@ -23,6 +23,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
+
+	"slicelab/tracking"
 )
 
 // forEachDB runs f on SQLite, and on PostgreSQL when SLICELAB_TEST_POSTGRES_URL is set.
@@ -401,6 +403,33 @@ func (e *env) waitDone(token, id string, within time.Duration) experimentJSON {
 	}
 	e.t.Fatalf("experiment %s not completed after %s: %+v", id, within, exp)
 	return exp
+}
+
+// waitClicks waits until every click answered so far is classified and
+// rolled up: the projector has stored as many clicks as the ledger holds
+// distinct ones (clicks are counted a moment after their redirect).
+func (e *env) waitClicks() {
+	e.t.Helper()
+	ctx := context.Background()
+	_, want, err := tracking.NewLedger(e.app.st.ledgerRead).Count(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := e.app.st.db.NewSelect().Table("clicks").Count(ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d of %d recorded clicks projected after 30s", n, want)
+		}
+		e.app.proj.Notify()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 var trackedRE = regexp.MustCompile(`https?://[^/"'\s<>]+/c/[A-Za-z0-9_-]+`)

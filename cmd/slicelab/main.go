@@ -12,8 +12,12 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(process(os.Args[1:])) }
+
+// process runs a command line as the slicelab binary does: SIGINT or SIGTERM
+// stops it gracefully. It returns the exit code.
+func process(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+	return run(ctx, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 }

@@ -55,7 +55,8 @@ func reportWeekCmd(fs *flag.FlagSet) runFunc {
 }
 
 func writeReviewTable(w io.Writer, r *okr.Review) error {
-	fmt.Fprintf(w, "Weekly review of %s, %s (%s to %s, %s)\n\n", r.Team, r.Week, r.Start.Format("2006-01-02 15:04"), r.End.Format("2006-01-02 15:04"), r.TimeZone)
+	fmt.Fprintf(w, "Weekly review of %s, %s (%s to %s, %s)\n", r.Team, r.Week, r.Start.Format("2006-01-02 15:04"), r.End.Format("2006-01-02 15:04"), r.TimeZone)
+	fmt.Fprintf(w, "Clicks counted as of %s\n\n", r.AsOf.In(r.Start.Location()).Format("2006-01-02 15:04:05"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, o := range r.Objectives {
 		fmt.Fprintf(tw, "%s\t%s\tscore %s (%s)\t\n", o.Title, o.Kind, numOr(o.Score, "-"), o.Colour)

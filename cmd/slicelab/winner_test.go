@@ -42,6 +42,7 @@ func TestTestThenWinner(t *testing.T) {
 				click(t, "GET", trackedRE.FindString(m.html), browserUA)
 			}
 		}
+		e.waitClicks() // counted before the wait is over
 		var before struct {
 			Winner struct {
 				VariantID *string `json:"variant_id"`
@@ -114,6 +115,7 @@ func TestStatsCLIMatchesResults(t *testing.T) {
 			click(t, "GET", trackedRE.FindString(m.html), browserUA)
 		}
 	}
+	e.waitClicks()
 	var raw map[string]any
 	if st, b := e.api("GET", "/api/v1/experiments/"+exp.ID+"/results", tok, nil, &raw); st != 200 {
 		t.Fatalf("results: %d %s", st, b)

@@ -143,6 +143,7 @@ func (s *server) experimentResults(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.clicksCounted(c)
 	r, err := s.Experiments.Results(c.Request().Context(), principal(c).Team.ID, id)
 	if err != nil {
 		return err

@@ -156,6 +156,7 @@ func (s *server) weeklyReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.clicksCounted(c)
 	r, err := s.OKR.WeeklyReview(ctx, team, week)
 	if err != nil {
 		return err

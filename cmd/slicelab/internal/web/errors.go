@@ -52,6 +52,8 @@ func httpError(err error) (int, apiError) {
 		return http.StatusGone, apiError{Code: "expired", Message: "This survey link has expired. Use the link in this week's email."}
 	case errors.Is(err, experiments.ErrNotFound), errors.Is(err, tracking.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "not found"}
+	case errors.Is(err, tracking.ErrUnavailable):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "This link cannot be followed right now. Please try again in a minute."}
 	case errors.Is(err, experiments.ErrUnauthorized):
 		return http.StatusUnauthorized, apiError{Code: "unauthorized", Message: "send a valid API token as Authorization: Bearer <token>"}
 	case errors.Is(err, experiments.ErrForbidden):
@@ -77,7 +79,10 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	status, body := httpError(err)
 	if status >= 500 {
-		s.Log.Error("request failed", "method", c.Request().Method, "path", logPath(c), "err", err)
+		s.Log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", logPath(c), "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set(echo.HeaderRetryAfter, "60")
 	}
 	if status == http.StatusUnauthorized && c.Get(errorFormatKey) == "json" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")

@@ -16,7 +16,8 @@ import (
 )
 
 // followLink answers GET|HEAD /c/:token with a 302 to the stored destination,
-// after the click is committed.
+// once the click is durable (in the click ledger, or in the spool while the
+// ledger cannot be written); it is classified and counted afterwards.
 func (s *server) followLink(c echo.Context) error {
 	r := c.Request()
 	dest, err := s.Tracking.Follow(r.Context(), c.Param("token"), tracking.Hit{
@@ -30,7 +31,7 @@ func (s *server) followLink(c echo.Context) error {
 			return err
 		}
 		// The person still goes where the link says; the lost click is logged.
-		s.Log.Error("click not recorded", "err", err)
+		s.Log.Error("click not recorded", "request_id", requestID(c), "err", err)
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")

@@ -8,13 +8,17 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +39,11 @@ type Deps struct {
 	Sender *experiments.Sender
 	// Ready tells whether the database is reachable (/readyz).
 	Ready func(context.Context) error
+	// ClicksCounted waits until the clicks recorded so far are in the
+	// rollups (or its context ends); results and the weekly review call it
+	// first, so that they count the clicks their reader has just made. Nil:
+	// no wait.
+	ClicksCounted func(context.Context) error
 	// Metrics serves the Prometheus metrics (/metrics); nil: none. With a
 	// MetricsToken a scraper must send it as a bearer token; without one
 	// only clients on the loopback interface are answered.
@@ -89,21 +98,60 @@ func New(d Deps) (http.Handler, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 	e.Use(middleware.Recover())
+	// Every request gets an id (X-Request-Id, kept when a proxy in front set
+	// one), which its log line and any error logged for it carry.
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestIDs()}))
 	e.Use(securityHeaders)
 	e.Use(limitBodies)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, HandleError: true,
-		Skipper: func(c echo.Context) bool { // clicks are the hot path and are in the ledger already
-			return strings.HasPrefix(c.Path(), "/c/")
-		},
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			s.Log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", slog.String("method", v.Method),
+			// Clicks are the hot path and are in the ledger already: a
+			// redirected one is logged at debug level only.
+			level := slog.LevelInfo
+			if v.Status == http.StatusFound && strings.HasPrefix(c.Path(), "/c/") {
+				level = slog.LevelDebug
+			}
+			ctx := c.Request().Context()
+			if !s.Log.Enabled(ctx, level) {
+				return nil
+			}
+			s.Log.LogAttrs(ctx, level, "request", slog.String("request_id", v.RequestID), slog.String("method", v.Method),
 				slog.String("path", logPath(c)), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
 			return nil
 		},
 	}))
 	s.routes(e)
 	return e, nil
+}
+
+// newRequestIDs returns a generator of request ids: a random prefix for the
+// process and a counter, unique without a random draw per request.
+func newRequestIDs() func() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var n atomic.Uint64
+	return func() string { return prefix + strconv.FormatUint(n.Add(1), 36) }
+}
+
+// requestID is the id of the request being answered.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// clicksWait is how long results and the weekly review wait for clicks to
+// be counted; past it they answer with what is counted (and say as_of).
+const clicksWait = 2 * time.Second
+
+// clicksCounted waits (a little) for the clicks recorded so far to be counted.
+func (s *server) clicksCounted(c echo.Context) {
+	if s.ClicksCounted == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), clicksWait)
+	defer cancel()
+	_ = s.ClicksCounted(ctx)
 }
 
 // render executes a page (one template set per page, with the layout).
