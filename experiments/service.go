@@ -46,7 +46,13 @@ type Deps struct {
 	Jobs       JobInserter     // River client (insert-only is enough)
 	KeyResults KeyResultLinker // nil: experiments cannot be linked to key results at creation
 	Clicks     *tracking.Store // the click ledger's rollups and the tracked links
-	Now        func() time.Time
+	// Ledger is the raw click ledger, read by a contact's export and cleared
+	// by its erasure; nil: neither touches it.
+	Ledger *tracking.Ledger
+	// Counted waits until the clicks recorded so far are counted (the
+	// projector's Fresh); an erasure clears the ledger only then.
+	Counted func(context.Context) error
+	Now     func() time.Time
 }
 
 // Service owns the transactions of the experiments domain.
@@ -55,6 +61,8 @@ type Service struct {
 	jobs   JobInserter
 	linker KeyResultLinker
 	clicks *tracking.Store
+	ledger *tracking.Ledger
+	counted func(context.Context) error
 	cfg    Config
 	now    func() time.Time
 }
@@ -70,5 +78,5 @@ func NewService(db *bun.DB, cfg Config, deps Deps) *Service {
 	if deps.Clicks == nil {
 		deps.Clicks = tracking.NewStore(db)
 	}
-	return &Service{db: db, jobs: deps.Jobs, linker: deps.KeyResults, clicks: deps.Clicks, cfg: cfg, now: deps.Now}
+	return &Service{db: db, jobs: deps.Jobs, linker: deps.KeyResults, clicks: deps.Clicks, ledger: deps.Ledger, counted: deps.Counted, cfg: cfg, now: deps.Now}
 }

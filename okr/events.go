@@ -113,3 +113,14 @@ func (s *Service) IngestEvents(ctx context.Context, teamID uuid.UUID, in []Event
 	}
 	return len(rows), nil
 }
+
+// ContactEvents lists the events recorded for a contact, oldest first (a
+// contact's export).
+func (s *Service) ContactEvents(ctx context.Context, teamID, contactID uuid.UUID) ([]Event, error) {
+	out := []Event{}
+	if err := s.db.NewSelect().Model(&out).Where("team_id = ?", teamID).Where("contact_id = ?", contactID).
+		OrderExpr("occurred_at, id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("okr: contact events: %w", err)
+	}
+	return out, nil
+}

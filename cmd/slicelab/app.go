@@ -103,7 +103,8 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.clicks = tracking.NewStore(st.db)
 	a.exps = experiments.NewService(st.db, experiments.Config{
 		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
-	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now})
+	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now,
+		Ledger: tracking.NewLedger(st.ledger), Counted: func(ctx context.Context) error { return a.proj.Fresh(ctx) }})
 	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret, Previous: a.cfg.previousSecrets()}, a.now); err != nil {
 		return fail(err)
 	}

@@ -218,6 +218,10 @@ var commands = []command{
 				return importContacts(ctx, x, args[0], *team)
 			}
 		}},
+	{name: "contacts export", args: "EMAIL --team SLUG", summary: "print everything stored about one address in a team, as JSON (GDPR access)", nargs: [2]int{1, 1},
+		flags: contactsExportCmd},
+	{name: "contacts erase", args: "EMAIL --team SLUG --yes", summary: "erase one address's personal data from a team (GDPR erasure); the experiments' counts stay",
+		nargs: [2]int{1, 1}, flags: contactsEraseCmd},
 	{name: "report week", args: "--team SLUG [--week 2026-W48] [--format table|json|csv]", summary: "the weekly review of a team",
 		flags: reportWeekCmd},
 	{name: "report org", args: "[--org SLUG] [--week 2026-W48] [--format table|json|csv]", summary: "the organisation's week: each team's time and the shared objectives",

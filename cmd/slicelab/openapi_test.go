@@ -82,6 +82,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		e.api("POST", "/api/v1/teams/growth/contacts", admin, csvBody("email\nnot-an-address\n"), nil) // 422 with rows
 		e.api("GET", "/api/v1/teams/growth/contacts?limit=10", admin, nil, nil)
 		e.api("GET", "/api/v1/teams/growth/contacts", "", nil, nil) // 401
+		e.api("GET", "/api/v1/teams/growth/contacts/export?email=json@growth.test", admin, nil, nil)
+		e.api("GET", "/api/v1/teams/growth/contacts/export?email=nobody@growth.test", admin, nil, nil) // 404
 
 		var draft experimentJSON
 		e.api("POST", "/api/v1/teams/growth/experiments", admin, experimentBody("Draft", 0.1), &draft)
@@ -141,6 +143,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 		e.api("GET", "/api/v1/teams/growth/tokens", admin, nil, &toks)
 		e.api("DELETE", "/api/v1/teams/growth/tokens/"+toks.Tokens[0].ID, admin, nil, nil) // the viewer's, the newest
+		e.api("POST", "/api/v1/teams/growth/contacts/erase", admin, map[string]string{"email": "json@growth.test"}, nil)
+		e.api("POST", "/api/v1/teams/growth/contacts/erase", admin, map[string]string{"email": "x"}, nil) // 422
 		orgOut, _, _ := e.cli("token", "create", "--org", "default")
 		orgTok := strings.TrimSpace(orgOut)
 		e.api("GET", "/api/v1/org", orgTok, nil, nil)

@@ -122,6 +122,10 @@ var apiOperations = []operation{
 		body: []experiments.ContactInput{}, csvBody: true, status: 200, resp: experiments.ImportResult{}},
 	{method: "GET", path: "/teams/:team/contacts", summary: "A page of contacts", role: experiments.RoleViewer,
 		query: []queryParam{{"limit", "page size, 1 to 1000 (default 100)"}, {"after", "the next cursor of the previous page"}}, status: 200, resp: experiments.ContactPage{}},
+	{method: "GET", path: "/teams/:team/contacts/export", summary: "Everything stored about one address in the team (GDPR access): the contact, its deliveries, clicks and events",
+		role: experiments.RoleAdmin, query: []queryParam{{"email", "the contact's address (required)"}}, status: 200, resp: experiments.ContactRecord{}},
+	{method: "POST", path: "/teams/:team/contacts/erase", summary: "Erase one address's personal data from the team (GDPR erasure); the experiments' counts stay",
+		role: experiments.RoleAdmin, body: eraseRequest{}, status: 200, resp: experiments.Erasure{}},
 
 	{method: "POST", path: "/teams/:team/experiments", summary: "Create a draft experiment", role: experiments.RoleEditor, body: experiments.CreateInput{}, status: 201, resp: experiments.Experiment{}},
 	{method: "GET", path: "/teams/:team/experiments", summary: "The team's experiments, newest first", role: experiments.RoleViewer, status: 200, resp: experimentList{}},

@@ -50,6 +50,8 @@ func (s *server) routes(e *echo.Echo) {
 
 	api.POST("/teams/:team/contacts", s.importContacts, editor, bodyLimit(256<<20))
 	api.GET("/teams/:team/contacts", s.listContacts)
+	api.GET("/teams/:team/contacts/export", s.exportContact, admin)
+	api.POST("/teams/:team/contacts/erase", s.eraseContact, admin, small)
 
 	api.POST("/teams/:team/experiments", s.createExperiment, editor, bodyLimit(2<<20))
 	api.GET("/teams/:team/experiments", s.listExperiments)
