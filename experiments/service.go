@@ -57,14 +57,14 @@ type Deps struct {
 
 // Service owns the transactions of the experiments domain.
 type Service struct {
-	db     *bun.DB
-	jobs   JobInserter
-	linker KeyResultLinker
-	clicks *tracking.Store
-	ledger *tracking.Ledger
+	db      *bun.DB
+	jobs    JobInserter
+	linker  KeyResultLinker
+	clicks  *tracking.Store
+	ledger  *tracking.Ledger
 	counted func(context.Context) error
-	cfg    Config
-	now    func() time.Time
+	cfg     Config
+	now     func() time.Time
 }
 
 // NewService builds the service.
