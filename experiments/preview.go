@@ -105,7 +105,7 @@ func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, co
 	}
 	defer sess.Close()
 	msgID := tracking.NewID()
-	err = sess.Send(ctx, Message{DeliveryID: msgID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: w.from,
+	err = sess.Send(ctx, Message{DeliveryID: msgID, TeamID: teamID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: w.from,
 		To: a.Address, Subject: "[Test] " + p.Subject, HTML: p.HTML, Text: p.Text, UnsubscribeURL: w.links.UnsubscribeURL(p.VariantID, uuid.Nil)})
 	if err != nil {
 		return nil, fmt.Errorf("experiments: test send to %s: %w", a.Address, err)

@@ -23,7 +23,8 @@ import (
 // Message is one rendered email, as plain data for a Mailer.
 type Message struct {
 	DeliveryID     uuid.UUID
-	MessageID      string // without angle brackets: <id@domain>
+	TeamID         uuid.UUID // the team on whose behalf it goes out (the outbox shows a team only its own)
+	MessageID      string    // without angle brackets: <id@domain>
 	From           string
 	To             string
 	ToName         string
@@ -143,7 +144,7 @@ const errAmbiguous = "ambiguous: the sending process stopped after handing this 
 func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
 	a := job.Args
 	var exp Experiment
-	if err := w.db.NewSelect().Model(&exp).Column("id", "status").Where("id = ?", a.ExperimentID).Scan(ctx); err != nil {
+	if err := w.db.NewSelect().Model(&exp).Column("id", "status", "team_id").Where("id = ?", a.ExperimentID).Scan(ctx); err != nil {
 		return fmt.Errorf("send: load experiment %s: %w", a.ExperimentID, err)
 	}
 	if exp.Status != StatusRunning { // paused: Resume enqueues again; cancelled or completed: nothing to do
@@ -199,6 +200,7 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 			outcomes[i] = errNotAttempted
 			continue
 		}
+		msg.TeamID = exp.TeamID
 		outcomes[i] = sess.Send(ctx, msg)
 		sentAt[i] = w.now().UTC()
 	}
@@ -428,4 +430,21 @@ func teamZone(ctx context.Context, db bun.IDB, experimentID uuid.UUID) (*time.Lo
 		return nil, fmt.Errorf("team time zone: %w", err)
 	}
 	return t.Location(), nil
+}
+
+// OutboxName is the file name of a message in the local outbox: the time it
+// was written (so that names sort by time), the team and the message.
+func OutboxName(at time.Time, teamID, id uuid.UUID) string {
+	return at.UTC().Format("20060102T150405") + "-" + teamID.String() + "-" + id.String() + ".eml"
+}
+
+// OutboxTeam is the team named by an outbox file name; files written before
+// names carried a team belong to none.
+func OutboxTeam(name string) (uuid.UUID, bool) {
+	rest, ok := strings.CutSuffix(name, ".eml")
+	if !ok || len(rest) < 16+36+1+36 || rest[15] != '-' {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(rest[16 : 16+36])
+	return id, err == nil
 }

@@ -42,7 +42,7 @@ func (m Mail) message(t EmailTemplate, kind string, to experiments.Member, data 
 	}
 	id := tracking.NewID()
 	return experiments.Message{
-		DeliveryID: id, MessageID: kind + "-" + id.String() + "@" + experiments.MailDomain(m.From),
+		DeliveryID: id, TeamID: to.TeamID, MessageID: kind + "-" + id.String() + "@" + experiments.MailDomain(m.From),
 		From: m.From, To: to.Email, ToName: to.Name,
 		Subject: strings.Join(strings.Fields(subject.String()), " "), Text: text.String(), HTML: html.String(),
 	}, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -117,7 +116,7 @@ func buildMsg(m experiments.Message) (*mail.Msg, error) {
 type outboxMailer struct{ dir string }
 
 func (o *outboxMailer) Open(context.Context) (experiments.MailSession, error) {
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, &experiments.SendError{Temporary: true, Message: "outbox: " + err.Error()}
 	}
 	return o, nil
@@ -128,9 +127,21 @@ func (o *outboxMailer) Send(_ context.Context, m experiments.Message) error {
 	if err != nil {
 		return &experiments.SendError{Message: "build message: " + err.Error()}
 	}
-	name := filepath.Join(o.dir, fmt.Sprintf("%s-%s.eml", time.Now().UTC().Format("20060102T150405"), m.DeliveryID))
+	// The name says when and for which team: the outbox viewer shows a team
+	// only its own messages.
+	name := filepath.Join(o.dir, experiments.OutboxName(time.Now(), m.TeamID, m.DeliveryID))
 	tmp := name + ".tmp"
-	if err := msg.WriteToFile(tmp); err != nil {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return &experiments.SendError{Temporary: true, Message: "outbox: " + err.Error()}
+	}
+	if _, err := msg.WriteTo(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return &experiments.SendError{Temporary: true, Message: "outbox: " + err.Error()}
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return &experiments.SendError{Temporary: true, Message: "outbox: " + err.Error()}
 	}
 	if err := os.Rename(tmp, name); err != nil {

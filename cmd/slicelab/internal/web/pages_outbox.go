@@ -53,9 +53,9 @@ func decodeHeader(s string) string {
 	return d
 }
 
-// outboxFiles lists the .eml files, newest first (their names start with
-// the time they were written).
-func (s *server) outboxFiles() ([]string, error) {
+// outboxFiles lists the current team's .eml files, newest first (their
+// names start with the time they were written, then the team).
+func (s *server) outboxFiles(c echo.Context) ([]string, error) {
 	if s.OutboxDir == "" {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no outbox: mail goes out over SMTP (SLICELAB_SMTP_URL).")
 	}
@@ -68,7 +68,7 @@ func (s *server) outboxFiles() ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".eml") {
+		if team, ok := experiments.OutboxTeam(e.Name()); !e.IsDir() && ok && team == principal(c).Team.ID {
 			names = append(names, e.Name())
 		}
 	}
@@ -77,7 +77,7 @@ func (s *server) outboxFiles() ([]string, error) {
 }
 
 func (s *server) outboxPage(c echo.Context) error {
-	names, err := s.outboxFiles()
+	names, err := s.outboxFiles(c)
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,9 @@ func (s *server) readMessage(c echo.Context) (*parsedMessage, string, error) {
 	name := c.Param("name")
 	if name != filepath.Base(name) || !strings.HasSuffix(name, ".eml") || strings.HasPrefix(name, ".") {
 		return nil, "", experiments.ErrNotFound
+	}
+	if team, ok := experiments.OutboxTeam(name); !ok || team != principal(c).Team.ID {
+		return nil, "", experiments.ErrNotFound // another team's message, or one from before names carried a team
 	}
 	raw, err := os.ReadFile(filepath.Join(s.OutboxDir, name))
 	if errors.Is(err, os.ErrNotExist) {
