@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Domain errors; cmd/slicelab maps them to HTTP statuses in one place.
@@ -19,6 +20,15 @@ var (
 type ConflictError struct{ Reason string }
 
 func (e *ConflictError) Error() string { return e.Reason }
+
+// RateLimitError says an action was refused because it was done too often
+// (429); it may be tried again after RetryAfter.
+type RateLimitError struct {
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Reason }
 
 // ValidationError lists bad input by field (422). Nothing was stored.
 type ValidationError struct {

@@ -8,8 +8,11 @@ import (
 	"net/mail"
 	"slicelab/tracking"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 )
 
 // Preview is a variant rendered for one contact, with the real destinations
@@ -99,6 +102,9 @@ func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, co
 	if err != nil {
 		return nil, err
 	}
+	if err := w.TestSends.check(ctx, w.svc, teamID, a.Address); err != nil {
+		return nil, err
+	}
 	sess, err := w.mailer.Open(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("experiments: test send: %w", err)
@@ -111,4 +117,64 @@ func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, co
 		return nil, fmt.Errorf("experiments: test send to %s: %w", a.Address, err)
 	}
 	return p, nil
+}
+
+// TestSendPolicy says where test messages may go and how many a team may
+// send: to the team's members and the allowed addresses only, so that a test
+// send cannot mail strangers, and at most PerHour per team.
+type TestSendPolicy struct {
+	// Allowed are further addresses ("pm@example.com") or domains
+	// ("@example.com") that take test messages (SLICELAB_TEST_RECIPIENTS).
+	Allowed []string
+	PerHour int // per team; 0 means DefaultTestSendsPerHour
+
+	mu   sync.Mutex
+	lims map[uuid.UUID]*rate.Limiter
+}
+
+// DefaultTestSendsPerHour is how many test messages a team may send an hour.
+const DefaultTestSendsPerHour = 60
+
+func (p *TestSendPolicy) check(ctx context.Context, svc *Service, teamID uuid.UUID, to string) error {
+	if p == nil {
+		p = &TestSendPolicy{}
+	}
+	key := strings.ToLower(to)
+	allowed := false
+	for _, a := range p.Allowed {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == key || (strings.HasPrefix(a, "@") && strings.HasSuffix(key, a)) {
+			allowed = true
+		}
+	}
+	if !allowed {
+		n, err := svc.membersQuery(teamID).Where("u.email_key = ?", key).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("test send: members: %w", err)
+		}
+		if n == 0 {
+			return &ValidationError{Fields: map[string]string{"to": fmt.Sprintf(
+				"%s is not a member of this team; test messages go only to the team's members and to the addresses an operator allows (SLICELAB_TEST_RECIPIENTS)", to)}}
+		}
+	}
+	per := p.PerHour
+	if per <= 0 {
+		per = DefaultTestSendsPerHour
+	}
+	p.mu.Lock()
+	if p.lims == nil {
+		p.lims = map[uuid.UUID]*rate.Limiter{}
+	}
+	lim, ok := p.lims[teamID]
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(time.Hour/time.Duration(per)), per)
+		p.lims[teamID] = lim
+	}
+	p.mu.Unlock()
+	if r := lim.Reserve(); r.Delay() > 0 {
+		wait := r.Delay()
+		r.Cancel()
+		return &RateLimitError{Reason: fmt.Sprintf("this team has sent %d test messages in the last hour, the most it may", per), RetryAfter: wait}
+	}
+	return nil
 }

@@ -99,6 +99,8 @@ type Sender struct {
 	now     func() time.Time
 	// RetryBase is the first retry delay after temporary failures; it doubles per attempt.
 	RetryBase time.Duration
+	// TestSends limits test messages (nil: members only, the default rate).
+	TestSends *TestSendPolicy
 
 	mu       sync.Mutex
 	compiled map[uuid.UUID]compiledVariant // variants never change once launched

@@ -151,6 +151,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
 		From: a.cfg.MailFrom, Domain: experiments.MailDomain(a.cfg.MailFrom), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
 	}, a.log)
+	a.sender.TestSends = &experiments.TestSendPolicy{Allowed: a.cfg.TestRecipients}
 	digests := okr.NewDigests(a.okr, mail, digestTmpl, a.jobs)
 	ws := river.NewWorkers()
 	river.AddWorker(ws, a.sender)

@@ -43,7 +43,9 @@ type config struct {
 	// PreviousSecrets are replaced signing secrets; links signed with them
 	// keep working until PreviousUntil.
 	PreviousSecrets []string
-	PreviousUntil   time.Time
+	// TestRecipients may receive test messages besides the team's members.
+	TestRecipients []string
+	PreviousUntil  time.Time
 
 	// derived
 	db   dbTarget
@@ -81,6 +83,8 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
   SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
+  SLICELAB_TEST_RECIPIENTS   comma-separated addresses (pm@example.com) or domains (@example.com) that may receive
+                             test messages besides the team's members (default: members only; 60 a team per hour)
   SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
@@ -158,6 +162,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 			} else {
 				bad("SLICELAB_TRUSTED_PROXIES", "%q is not an address or a CIDR range such as 10.0.0.0/8", part)
 			}
+		}
+	}
+	for _, part := range strings.Split(getenv("SLICELAB_TEST_RECIPIENTS"), ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "":
+		case strings.HasPrefix(part, "@") && len(part) > 1 && !strings.ContainsAny(part[1:], "@ "):
+			c.TestRecipients = append(c.TestRecipients, part)
+		default:
+			if a, err := mail.ParseAddress(part); err != nil || a.Address != part {
+				bad("SLICELAB_TEST_RECIPIENTS", "%q is neither an address (pm@example.com) nor a domain (@example.com)", part)
+				continue
+			}
+			c.TestRecipients = append(c.TestRecipients, part)
 		}
 	}
 	switch c.LogLevel {

@@ -8,9 +8,10 @@ import (
 )
 
 // TestPreviewAndTestSend: a variant renders for a chosen contact with the
-// real destinations, and a test message goes to the given address only.
+// real destinations, and a test message goes to the given address only, if
+// it is a member's or an allowed one, at a bounded rate per team.
 func TestPreviewAndTestSend(t *testing.T) {
-	e := startEnv(t, dbFile(t))
+	e := startEnv(t, dbFile(t), func(v map[string]string) { v["SLICELAB_TEST_RECIPIENTS"] = "@example.org, qa@example.net" })
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(5, "example.test"), nil)
 	var exp experimentJSON
@@ -45,6 +46,34 @@ func TestPreviewAndTestSend(t *testing.T) {
 	e.smtp.reject = func(string, int) error { return &smtp.SMTPError{Code: 550, Message: "no"} }
 	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "pm@example.org"}, nil); st != 502 || !strings.Contains(string(raw), "mail_rejected") {
 		t.Errorf("refused test send: %d %s", st, raw)
+	}
+	e.smtp.reject = nil
+	for _, to := range []string{"stranger@example.com", "someone@example.net"} {
+		st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": to}, nil)
+		if st != 422 || !strings.Contains(string(raw), `"to"`) || !strings.Contains(string(raw), "not a member of this team") {
+			t.Errorf("test send to %s, neither a member nor allowed: %d %s", to, st, raw)
+		}
+	}
+	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "QA@example.net"}, nil); st != 202 {
+		t.Errorf("test send to an allowed address: %d %s", st, raw)
+	}
+	e.api("POST", "/api/v1/teams/growth/members", e.teamToken("growth", "admin"), map[string]string{"email": "lead@growth.test", "role": "viewer"}, nil)
+	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "lead@growth.test"}, nil); st != 202 {
+		t.Errorf("test send to a member: %d %s", st, raw)
+	}
+	// The team's hourly allowance runs out (4 sent so far, one refused by the server).
+	limited := 0
+	for i := 0; i < 60 && limited == 0; i++ {
+		st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "pm@example.org"}, nil)
+		switch {
+		case st == 429 && strings.Contains(string(raw), "too_many_requests"):
+			limited = i
+		case st != 202:
+			t.Fatalf("test send %d: %d %s", i, st, raw)
+		}
+	}
+	if limited == 0 || limited > 57 {
+		t.Errorf("the team's test sends were limited after %d more (want about 56)", limited)
 	}
 	var after experimentJSON
 	e.api("GET", "/api/v1/experiments/"+exp.ID, tok, nil, &after)

@@ -170,4 +170,15 @@ func TestLookupLimits(t *testing.T) {
 			t.Errorf("a host name in SLICELAB_TRUSTED_PROXIES: %v", err)
 		}
 	})
+	t.Run("a bad test recipient list", func(t *testing.T) {
+		_, err := loadConfig(func(k string) string {
+			if k == "SLICELAB_TEST_RECIPIENTS" {
+				return "@example.com, not an address"
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), `SLICELAB_TEST_RECIPIENTS: "not an address"`) {
+			t.Errorf("a bad SLICELAB_TEST_RECIPIENTS: %v", err)
+		}
+	})
 }

@@ -2,7 +2,9 @@ package web
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -39,7 +41,10 @@ func httpError(err error) (int, apiError) {
 	var ce *experiments.ConflictError
 	var ie *experiments.ImportError
 	var se *experiments.SendError
+	var rl *experiments.RateLimitError
 	switch {
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, apiError{Code: "too_many_requests", Message: rl.Reason}
 	case errors.As(err, &se):
 		return http.StatusBadGateway, apiError{Code: "mail_rejected", Message: "the mail server refused the message: " + se.Message}
 	case errors.As(err, &ie):
@@ -83,6 +88,9 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Response().Header().Set(echo.HeaderRetryAfter, "60")
+	}
+	if rl := (*experiments.RateLimitError)(nil); errors.As(err, &rl) {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
 	}
 	if status == http.StatusUnauthorized && c.Get(errorFormatKey) == "json" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")

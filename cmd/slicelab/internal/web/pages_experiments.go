@@ -761,6 +761,9 @@ func (s *server) sendTestForm(c echo.Context) error {
 	if errors.As(err, &ve) {
 		return s.redirect(c, "/experiments/"+id.String(), "error", "The test was not sent: "+strings.Join(mapValues(ve.Fields), " "))
 	}
+	if rl := (*experiments.RateLimitError)(nil); errors.As(err, &rl) {
+		return s.redirect(c, "/experiments/"+id.String(), "error", "The test was not sent: "+sentence(rl.Reason)+fmt.Sprintf(" Try again in %d min.", max(1, int(rl.RetryAfter.Minutes()+0.5))))
+	}
 	if err != nil {
 		return err
 	}
