@@ -59,6 +59,7 @@ func getSurveyPage(t *testing.T, link string) (int, string) {
 // altered link, answers only for the link's member, and the report shows
 // the answers.
 func TestAllocationSurvey(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		e.clock.set(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)) // Friday of 2026-W48

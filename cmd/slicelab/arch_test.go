@@ -51,6 +51,7 @@ func packages(t *testing.T) map[string]string {
 // one-way (tracking ← experiments ← okr), the leaves leaves, and echo inside
 // cmd/slicelab/internal/web.
 func TestImports(t *testing.T) {
+	t.Parallel()
 	transport := []string{"github.com/labstack/echo", "github.com/wneessen/go-mail", "net/http", "slicelab/cmd", "slicelab/templates"}
 	forbidden := map[string][]string{
 		"tracking":          append(slices.Clone(transport), "slicelab/experiments", "slicelab/okr"),
@@ -117,6 +118,7 @@ func routeRegistrations(fset *token.FileSet, file *ast.File) []string {
 // TestRoutesOnlyInRoutesGo: cmd/slicelab/internal/web/routes.go is the one
 // route table.
 func TestRoutesOnlyInRoutesGo(t *testing.T) {
+	t.Parallel()
 	fset := token.NewFileSet()
 	for dir := range packages(t) {
 		files, _ := filepath.Glob(filepath.Join(moduleRoot, dir, "*.go"))
@@ -147,6 +149,7 @@ func TestRoutesOnlyInRoutesGo(t *testing.T) {
 // TestTableOwners: each package names only the tables it owns
 // (migrations.Owners); the composition root and the HTTP layer name none.
 func TestTableOwners(t *testing.T) {
+	t.Parallel()
 	for dir := range packages(t) {
 		if dir == "migrations" {
 			continue

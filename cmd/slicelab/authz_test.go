@@ -96,6 +96,7 @@ type caller struct {
 // refused (401, 403, 404, or the sign-in page) or answered (anything below
 // 500 but those), as routeAccess says.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_SMTP_URL"] = "" }) // the outbox, so its pages exist
 		e.clock.set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))

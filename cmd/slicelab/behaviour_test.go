@@ -19,6 +19,7 @@ import (
 // TestNothingIsSentTwice: a second launch is refused, and a re-run of a send
 // job (as after a crash) finds nothing queued and sends nothing.
 func TestNothingIsSentTwice(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")
@@ -78,6 +79,7 @@ func waitJob(t *testing.T, e *env, id int64) {
 // TestSMTPErrors: a 5xx fails that delivery (and bounces a missing mailbox)
 // while the rest goes on; a 4xx is retried until it is accepted.
 func TestSMTPErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		e.smtp.reject = func(rcpt string, attempt int) error {
@@ -137,6 +139,7 @@ func TestSMTPErrors(t *testing.T) {
 
 // TestNotFound: tampered and unknown tokens and other teams' resources are 404, and nothing is recorded.
 func TestNotFound(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	tok := e.teamToken("growth", "editor")
 	other := e.teamToken("rivals", "admin")
@@ -215,6 +218,7 @@ func dbFile(t *testing.T) string { return t.TempDir() + "/slicelab.db" }
 // TestUnsubscribe: GET shows a form and changes nothing; the RFC 8058 POST
 // unsubscribes without cookies; the contact is suppressed next time.
 func TestUnsubscribe(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")
@@ -294,6 +298,7 @@ func readAll(resp *http.Response) string {
 // TestBadInput: bad CSV rows and bad experiment definitions get row- and
 // field-level errors and store nothing.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	tok := e.teamToken("growth", "editor")
 	type importAnswer struct {
@@ -389,6 +394,7 @@ func TestBadInput(t *testing.T) {
 
 // TestCLI covers the commands of product.md §13 and their errors.
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	if _, errs, code := e.cli("team", "create", "Bad Slug"); code == 0 || !strings.Contains(errs, "slug") {
 		t.Errorf("bad slug: %d %s", code, errs)

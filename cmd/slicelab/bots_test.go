@@ -12,6 +12,7 @@ import (
 // TestBotClicks: scanner-like traffic is classified automated with the right
 // reason and does not move CTR; ordinary browser clicks after the window count.
 func TestBotClicks(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_BOT_WINDOW"] = "10s" })
 		tok := e.teamToken("growth", "editor")

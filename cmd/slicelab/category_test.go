@@ -7,6 +7,7 @@ import (
 
 // TestAllocationCategories: teams rename and add categories; bad names are refused.
 func TestAllocationCategories(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	tok := e.teamToken("growth", "admin")
 	var cats struct {

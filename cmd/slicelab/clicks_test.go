@@ -167,6 +167,7 @@ func ledgerAgents(t *testing.T, db dbTarget) map[string]int {
 // in the middle of a load, is in the ledger afterwards. The service is this
 // test binary run as `slicelab serve` in a process of its own.
 func TestClicksAnsweredWhileStoppingAreInTheLedger(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		dataDir := t.TempDir()
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_DATA_DIR"] = dataDir })
@@ -349,6 +350,7 @@ func (e *env) metrics() map[string]float64 {
 // cuts; on SQLite another connection holds the ledger file's write lock,
 // which is what a writer sees of a database it cannot write.
 func TestClicksWhileTheDatabaseIsAway(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		db := dbURL(t)
 		var away, back func()
@@ -520,6 +522,7 @@ func (s *syncBuffer) String() string {
 // Every request gets an id (or keeps the one a proxy gave it), which its log
 // line carries; redirected clicks are logged at debug level only.
 func TestRequestLogsCarryRequestIDs(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	_, _, paths := launchForClicks(t, e, 2)
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
@@ -577,6 +580,7 @@ func TestRequestLogsCarryRequestIDs(t *testing.T) {
 // theirs: SQLite synchronous FULL or NORMAL, PostgreSQL synchronous_commit
 // on or off.
 func TestClickFsyncSetting(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		url := dbURL(t)
 		for _, fsync := range []string{"on", "off"} {

@@ -12,6 +12,7 @@ import (
 // TestMondayDigest: every team member gets the review of the week that just
 // ended, once, by email.
 func TestMondayDigest(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	e.clock.set(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC)) // 2026-W45
 	tok := e.teamToken("growth", "editor")

@@ -92,6 +92,7 @@ type resultsJSON struct {
 // contacts over real SMTP, follows tracked links from the received messages
 // and checks the results endpoint's counts exactly.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")

@@ -10,6 +10,7 @@ import (
 // TestPauseResumeCancel: a paused experiment sends nothing more until
 // resumed; a cancelled one never sends the rest.
 func TestPauseResumeCancel(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "50" })
 		tok := e.teamToken("growth", "editor")
@@ -70,6 +71,7 @@ func TestPauseResumeCancel(t *testing.T) {
 
 // TestScheduledLaunch: a launch scheduled for later starts at its time, by the service's clock.
 func TestScheduledLaunch(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")
@@ -101,6 +103,7 @@ func TestScheduledLaunch(t *testing.T) {
 // TestContactCooldown: a contact emailed by one experiment is not emailed by
 // another of the team within the cool-down.
 func TestContactCooldown(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t), func(v map[string]string) { v["SLICELAB_CONTACT_COOLDOWN"] = "24h" })
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(10, "example.test"), nil)

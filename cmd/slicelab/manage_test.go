@@ -21,6 +21,7 @@ type apiErr struct {
 // changes) and deleted; a launched experiment's content is read-only; bad
 // changes store nothing.
 func TestDraftsChangeAndDelete(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")
@@ -115,6 +116,7 @@ func TestDraftsChangeAndDelete(t *testing.T) {
 // and a past launch time are refused with the field; template errors and
 // unknown attributes are said in the writer's terms.
 func TestValidationPeopleCanActOn(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		tok := e.teamToken("growth", "editor")
@@ -180,6 +182,7 @@ func TestValidationPeopleCanActOn(t *testing.T) {
 // TestOneDecision: the results name their engine and say in one sentence
 // what they mean, by that engine only.
 func TestOneDecision(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(40, "growth.test"), nil)
@@ -212,6 +215,7 @@ func TestOneDecision(t *testing.T) {
 // archived; a check-in without a week is for this week; a milestone checks
 // in 0 or 1; a baseline has no score until it has a target.
 func TestManageOKRs(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		e.clock.set(time.Date(2026, 11, 4, 12, 0, 0, 0, time.UTC)) // 2026-W45
@@ -316,6 +320,7 @@ func TestManageOKRs(t *testing.T) {
 // TestTeamSender: a team sets its From and Reply-To; header injection and
 // bad addresses are refused with the field.
 func TestTeamSender(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		admin := e.teamToken("growth", "admin")
@@ -351,6 +356,7 @@ func TestTeamSender(t *testing.T) {
 
 // TestAPITokens: tokens are listed (never shown again), revoked, and expire.
 func TestAPITokens(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		admin := e.teamToken("growth", "admin")
@@ -417,6 +423,7 @@ func TestAPITokens(t *testing.T) {
 // data folder, the database and the secret are private; links signed with a
 // previous secret keep working until the configured end.
 func TestSecretsAndFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{"SLICELAB_DATA_DIR": dir, "SLICELAB_HTTP_ADDR": "127.0.0.1:0", "SLICELAB_LOG_LEVEL": "error"}

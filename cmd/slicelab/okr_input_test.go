@@ -8,6 +8,7 @@ import (
 
 // TestOKRBadInput: each kind of bad OKR input gets a field error and stores nothing.
 func TestOKRBadInput(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	e.clock.set(time.Date(2026, 11, 4, 12, 0, 0, 0, time.UTC)) // 2026-W45
 	tok := e.teamToken("growth", "editor")

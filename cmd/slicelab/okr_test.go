@@ -68,6 +68,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 // two experiments sharing clickers over two weeks, in Europe/Berlin; the
 // review equals hand-computed values, and the CSV and CLI agree with the JSON.
 func TestWeeklyReview(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		berlin, _ := time.LoadLocation("Europe/Berlin")

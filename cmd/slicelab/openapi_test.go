@@ -22,6 +22,7 @@ import (
 // walkthrough of the API's operations, on SQLite and PostgreSQL, validates
 // every request and every answer (successes and errors) against it.
 func TestOpenAPIResponses(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		e.clock.set(time.Date(2026, 11, 4, 12, 0, 0, 0, time.UTC)) // 2026-W45

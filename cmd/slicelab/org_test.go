@@ -67,6 +67,7 @@ type orgWeekJSON struct {
 // flag, a team with too few answers to show, and the shared objective once
 // with both teams' contributions; who may read what is checked on the way.
 func TestOrgWeek(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		e.clock.set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) // Wednesday of 2026-W48

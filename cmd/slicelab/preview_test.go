@@ -11,6 +11,7 @@ import (
 // real destinations, and a test message goes to the given address only, if
 // it is a member's or an allowed one, at a bounded rate per team.
 func TestPreviewAndTestSend(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t), func(v map[string]string) { v["SLICELAB_TEST_RECIPIENTS"] = "@example.org, qa@example.net" })
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(5, "example.test"), nil)

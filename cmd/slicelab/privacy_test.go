@@ -18,6 +18,7 @@ import (
 // click ledger, while the experiment's counts stay as they were; only an
 // admin may do either, and a bad request changes nothing.
 func TestContactPrivacy(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		admin := e.teamToken("growth", "admin")

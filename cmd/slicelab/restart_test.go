@@ -9,6 +9,7 @@ import (
 // TestRestartMidSend stops the service while an experiment is sending and
 // starts it again on the same database: every contact gets exactly one message.
 func TestRestartMidSend(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		db := dbURL(t)
 		slow := func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "40" }
@@ -64,6 +65,7 @@ func TestRestartMidSend(t *testing.T) {
 // TestTwoInstancesShareTheWork runs two services on one PostgreSQL database:
 // both send, and no contact gets two messages.
 func TestTwoInstancesShareTheWork(t *testing.T) {
+	t.Parallel()
 	db := testPostgresURL(t)
 	slow := func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "200" }
 	a := startEnv(t, db, slow)

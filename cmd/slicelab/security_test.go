@@ -14,6 +14,7 @@ import (
 // this site; HTML pages carry a content security policy that refuses
 // framing by other sites and scripts from anywhere else.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
 	tok := e.teamToken("growth", "admin")
 	get := func(path, token string) *http.Response {
@@ -61,6 +62,7 @@ func TestSecurityHeaders(t *testing.T) {
 // says more); a larger body is answered 413 with the limit, with or without
 // a Content-Length, and nothing is stored.
 func TestBodyLimits(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
 	tok := e.teamToken("growth", "admin")
 	big := `{"title":"` + strings.Repeat("x", 70<<10) + `","period":"2026-Q4"}`
@@ -109,6 +111,7 @@ func TestBodyLimits(t *testing.T) {
 // behind SLICELAB_TRUSTED_PROXIES the client is the X-Forwarded-For
 // address, and without it that header changes nothing.
 func TestLookupLimits(t *testing.T) {
+	t.Parallel()
 	get := func(e *env, path, xff string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("GET", e.base+path, nil)

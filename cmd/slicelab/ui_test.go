@@ -96,6 +96,7 @@ func (e *env) member(team, email, role string) {
 }
 
 func TestWebAccess(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_BASE_URL"] = "https://slicelab.example" })
 		base := "http://" + e.vars["SLICELAB_HTTP_ADDR"]
@@ -259,6 +260,7 @@ func TestWebAccess(t *testing.T) {
 }
 
 func TestFirstAdminLink(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, t.TempDir()+"/slicelab.db")
 	// startEnv's server logged the link; the token is only in the handler, so
 	// ask the app for one the same way serve does.
@@ -299,6 +301,7 @@ func TestFirstAdminLink(t *testing.T) {
 // LaunchPlan counts exactly what Launch then does: arms, holdout, the
 // cool-down, unsubscribed and bounced contacts.
 func TestLaunchPlanMatchesLaunch(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_CONTACT_COOLDOWN"] = "24h" })
 		ctx := context.Background()
@@ -368,6 +371,7 @@ func TestLaunchPlanMatchesLaunch(t *testing.T) {
 }
 
 func TestDraftsAndContactSearch(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		e := startEnv(t, dbURL(t))
 		ctx := context.Background()
@@ -463,6 +467,7 @@ func TestDraftsAndContactSearch(t *testing.T) {
 // The demo loads a full team once, through the domain services, and refuses
 // clearly the second time.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, t.TempDir()+"/slicelab.db")
 	out, errs, code := e.cli("demo", "--contacts", "400")
 	if code != 0 || !strings.Contains(out, "sign in as") || !strings.Contains(out, demoPM) {

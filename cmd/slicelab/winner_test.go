@@ -11,6 +11,7 @@ import (
 // the service clock, across a restart in the middle of it) the winner goes
 // to exactly the remaining contacts, and nobody gets two messages.
 func TestTestThenWinner(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		db := dbURL(t)
 		e := startEnv(t, db)
@@ -104,6 +105,7 @@ func TestTestThenWinner(t *testing.T) {
 // TestStatsCLIMatchesResults: `slicelab stats compare|srm` print the same
 // numbers as the results endpoint for the same counts.
 func TestStatsCLIMatchesResults(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, dbFile(t))
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(200, "example.test"), nil)
