@@ -275,7 +275,7 @@ func (e *env) teamToken(slug, role string) string {
 
 var client = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	Timeout:       30 * time.Second,
+	Timeout:       2 * time.Minute,
 }
 
 // api sends a request and decodes a JSON answer into out (when not nil).

@@ -62,9 +62,11 @@ func TestPreviewAndTestSend(t *testing.T) {
 	if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "lead@growth.test"}, nil); st != 202 {
 		t.Errorf("test send to a member: %d %s", st, raw)
 	}
-	// The team's hourly allowance runs out (4 sent so far, one refused by the server).
-	limited := 0
-	for i := 0; i < 60 && limited == 0; i++ {
+	// The team's hourly allowance (60) runs out: 4 were taken so far (one
+	// of them refused by the server); the bucket refills one a minute, so a
+	// slow machine sees the limit a little later, never not at all.
+	limited := -1
+	for i := 0; i < 80 && limited < 0; i++ {
 		st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/test", tok, map[string]string{"to": "pm@example.org"}, nil)
 		switch {
 		case st == 429 && strings.Contains(string(raw), "too_many_requests"):
@@ -73,8 +75,8 @@ func TestPreviewAndTestSend(t *testing.T) {
 			t.Fatalf("test send %d: %d %s", i, st, raw)
 		}
 	}
-	if limited == 0 || limited > 57 {
-		t.Errorf("the team's test sends were limited after %d more (want about 56)", limited)
+	if limited < 50 {
+		t.Errorf("the team's test sends were limited after %d more (want 56, or a few more on a slow machine)", limited)
 	}
 	var after experimentJSON
 	e.api("GET", "/api/v1/experiments/"+exp.ID, tok, nil, &after)

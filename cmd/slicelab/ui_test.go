@@ -32,7 +32,7 @@ type webClient struct {
 
 func newWebClient(t *testing.T, base string) *webClient {
 	jar, _ := cookiejar.New(nil)
-	return &webClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &webClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
