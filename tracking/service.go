@@ -68,6 +68,18 @@ func (s *Service) OpenUnsubscribe(token string) (Ref, error) {
 	return s.sealer.Open(token, KindUnsubscribe)
 }
 
+// Authentic says whether a click or unsubscribe token was signed with this
+// service's secret (a forged or altered one is not), without reading the
+// database: a client that is being slowed down for guessing keeps using its
+// real links.
+func (s *Service) Authentic(token string) bool {
+	if _, err := s.sealer.Open(token, KindClick); err == nil {
+		return true
+	}
+	_, err := s.sealer.Open(token, KindUnsubscribe)
+	return err == nil
+}
+
 // Follow resolves a click token to its stored destination and records the
 // raw click in the ledger (or the spool) before returning; it is classified
 // and counted later, by the Projector. An unknown or altered token gives

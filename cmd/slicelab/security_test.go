@@ -128,6 +128,14 @@ func TestLookupLimits(t *testing.T) {
 	}
 	t.Run("direct", func(t *testing.T) {
 		e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
+		tok := e.teamToken("growth", "editor")
+		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(2, "example.test"), nil)
+		exp := e.createAndLaunch(tok, "growth", experimentBody("Real links", 0))
+		e.waitDone(tok, exp.ID, 30*time.Second)
+		m := parse(t, e.smtp.messages()[0])
+		link := trackedRE.FindString(m.html)
+		unsub := m.unsub
+		unsub = unsub[strings.Index(unsub, "/u/"):strings.LastIndex(unsub, ">")]
 		paths := []string{"/c/nothing", "/u/nothing", "/survey/nothing"}
 		for i := 0; i < 30; i++ {
 			// A forged X-Forwarded-For does not make another client of the same address.
@@ -141,6 +149,16 @@ func TestLookupLimits(t *testing.T) {
 		}
 		if resp := get(e, "/healthz", ""); resp.StatusCode != 200 {
 			t.Errorf("health check while limited: %d", resp.StatusCode)
+		}
+		// The address's real links still work: a signed token is not a guess.
+		if resp := get(e, link[strings.Index(link, "/c/"):], ""); resp.StatusCode != 302 {
+			t.Errorf("a real tracked link while limited: %d, want 302", resp.StatusCode)
+		}
+		if resp := get(e, unsub, ""); resp.StatusCode != 200 {
+			t.Errorf("a real unsubscribe link while limited: %d, want 200", resp.StatusCode)
+		}
+		if resp := get(e, "/c/"+strings.Repeat("A", len(link)-strings.Index(link, "/c/")-3), ""); resp.StatusCode != 429 {
+			t.Errorf("a forged token of the right length while limited: %d, want 429", resp.StatusCode)
 		}
 		e.clock.advance(3 * time.Second) // one more try
 		if resp := get(e, "/survey/nothing", ""); resp.StatusCode != 404 {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +103,7 @@ const (
 func (s *server) limitLookups(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ip := c.RealIP()
-		if d := s.lookups.wait(ip); d > 0 {
+		if d := s.lookups.wait(ip); d > 0 && !s.authentic(c) {
 			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(d.Seconds()))))
 			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many links that open nothing came from your address. Wait a little, then try the link again.")
 		}
@@ -114,6 +115,21 @@ func (s *server) limitLookups(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// authentic says whether the request's token is one this service signed:
+// a limited address still follows its real links, unsubscribes and answers
+// its survey (checking a signature costs no database read); guesses wait.
+// Set-up links are random, not signed, so they always wait.
+func (s *server) authentic(c echo.Context) bool {
+	tok, path := c.Param("token"), c.Path()
+	switch {
+	case strings.HasPrefix(path, "/c/"), strings.HasPrefix(path, "/u/"):
+		return s.Tracking != nil && s.Tracking.Authentic(tok)
+	case strings.HasPrefix(path, "/survey/"):
+		return s.OKR != nil && s.OKR.SurveyLinkAuthentic(tok)
+	}
+	return false
 }
 
 // ipExtractor finds the client's address: the connection's, or, behind the
