@@ -81,6 +81,9 @@ func (s *server) results(c echo.Context, e *experiments.Experiment) (*resultsVie
 			continue
 		}
 		row := chart.IntervalRow{Label: vr.Name, Estimate: vr.Lift, CI: vr.LiftCI, Color: col}
+		if ci := vr.LiftCI; ci != nil && ci[0] < -1 { // a change cannot go below −100 %: the bar stops there
+			row.CI = &[2]float64{-1, ci[1]}
+		}
 		if vr.Lift == nil {
 			row.Note = "not enough data yet"
 		}

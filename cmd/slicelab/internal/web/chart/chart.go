@@ -107,7 +107,16 @@ func (u Unit) Format(v float64) string { return u.format(v, u.decimals(v), true)
 // Range writes an interval: "3.1–5.6 %" when both ends are positive, and
 // "−2.1 % to +30.4 %" when a sign must be written. Both ends get the
 // decimals that the larger one needs.
-func (u Unit) Range(lo, hi float64) string { return u.rangeWith(lo, hi, u.decimals(lo, hi)) }
+//
+// A relative change cannot fall below −100 % (nothing left); an interval
+// whose lower end does is written as such in words: "could be as low as
+// −100 %, up to +66 %".
+func (u Unit) Range(lo, hi float64) string {
+	if u == Change && lo < -1 {
+		return "could be as low as " + u.format(-1, 0, true) + ", up to " + u.format(hi, u.decimals(hi), true)
+	}
+	return u.rangeWith(lo, hi, u.decimals(lo, hi))
+}
 
 // rangeWith writes an interval with d decimals.
 func (u Unit) rangeWith(lo, hi float64, d int) string {

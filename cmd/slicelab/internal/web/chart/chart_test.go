@@ -365,6 +365,7 @@ func TestRange(t *testing.T) {
 		{Change, 0.05, 0.304, "+5.0 % to +30.4 %"},
 		{Plain, -2, 5, "−2 to 5"},
 		{Plain, 1200, 1840, "1,200–1,840"},
+		{Change, -6.35, 12.75, "could be as low as −100 %, up to +1,275 %"},
 	} {
 		if got := tc.u.Range(tc.lo, tc.hi); got != tc.want {
 			t.Errorf("%+v.Range(%v, %v) = %q, want %q", tc.u, tc.lo, tc.hi, got, tc.want)
