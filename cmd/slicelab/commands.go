@@ -334,11 +334,10 @@ func importContacts(ctx context.Context, x *cli, path, team string) error {
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
 		r = &progressReader{r: f, total: fi.Size(), out: x.stderr}
 	}
-	in, rowErrs := experiments.ParseContactsCSV(r)
+	res, err := a.exps.ImportContactsCSV(ctx, t.ID, r)
 	if pr, ok := r.(*progressReader); ok {
 		pr.done()
 	}
-	res, err := a.exps.ImportContacts(ctx, t.ID, in, rowErrs)
 	var ie *experiments.ImportError
 	if errors.As(err, &ie) {
 		for _, e := range ie.Result.Errors {
@@ -349,7 +348,7 @@ func importContacts(ctx context.Context, x *cli, path, team string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(x.stdout, "imported %d, skipped %d (already in the team)\n", res.Imported, res.Skipped)
+	fmt.Fprintf(x.stdout, "imported %d, updated %d, skipped %d (already in the team, unchanged)\n", res.Imported, res.Updated, res.Skipped)
 	return nil
 }
 
