@@ -3,6 +3,7 @@ package experiments
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"slicelab/tracking"
 )
@@ -134,8 +136,10 @@ func (e *ImportError) Error() string {
 // stops at that many.
 const maxImportErrors = 100
 
-// importPage is the number of contacts written by one statement: 500 rows
-// of 8 columns stay far below SQLite's 32,766 parameters.
+// importPage is the number of contacts read before they are written: one
+// lookup of the addresses the team has, then one statement per table on
+// SQLite (the rows as one JSON parameter), statements of chunks' sizes on
+// PostgreSQL (250 rows of 8 columns stay far below any parameter limit).
 const importPage = 500
 
 // errStop is a problem after which the input cannot be read on.
@@ -652,7 +656,19 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 	res := ImportResult{Errors: []RowError{}}
 	now := s.now().UTC()
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		w := &contactWriter{tx: tx, teamID: teamID, now: now, res: &res}
+		w := newContactWriter(tx, teamID, now, &res)
+		defer w.close()
+		if !w.pg {
+			// Foreign keys checked at the commit, and INSERT OR FAIL: SQLite
+			// then keeps no undo journal per statement (a third of an
+			// import's time, written to a temporary file); a failure still
+			// rolls the whole transaction back.
+			if _, err := tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+				return err
+			}
+		}
+
+
 		return newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src)
 	})
 	var ie *ImportError
@@ -668,119 +684,286 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 	return res, nil
 }
 
-// contactWriter writes the pages of one import in its transaction.
+// contactWriter writes the pages of one import in its transaction, with
+// prepared multi-row statements (their SQL is parsed once per import, not
+// once per page; values are bound, not spelled into the SQL).
 type contactWriter struct {
 	tx     bun.Tx
+	pg     bool
 	teamID uuid.UUID
-	now    time.Time
+	now    any // created_at as the dialect stores it
 	res    *ImportResult
+	stmts  map[string]*sql.Stmt
 }
 
-// importedContact is the part of a contact an import writes.
-type importedContact struct {
-	bun.BaseModel `bun:"table:contacts,alias:contact"`
+func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
+	w := &contactWriter{tx: tx, pg: tx.Dialect().Name() == dialect.PG, teamID: teamID, res: res, stmts: map[string]*sql.Stmt{}}
+	w.now = now.UTC()
+	if !w.pg { // as bun writes times into SQLite
+		w.now = now.UTC().Format("2006-01-02 15:04:05.999999-07:00")
+	}
+	return w
+}
 
-	ID         uuid.UUID         `bun:"id,pk,type:uuid"`
-	Name       string            `bun:"name"`
-	Attributes map[string]string `bun:"attributes,type:text"`
-	Tags       []string          `bun:"tags,type:text"`
+func (w *contactWriter) close() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+}
+
+// stmt prepares (once) a statement of n rows of cols values each: head,
+// then the rows as (…), (…), then tail.
+func (w *contactWriter) stmt(ctx context.Context, head, tail string, n, cols int) (*sql.Stmt, error) {
+	key := fmt.Sprint(head, "\x00", tail, "\x00", n, "\x00", cols)
+	if st, ok := w.stmts[key]; ok {
+		return st, nil
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	p := 0
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			if w.pg {
+				fmt.Fprintf(&b, "$%d", p)
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(tail)
+	st, err := w.tx.Tx.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[key] = st
+	return st, nil
+}
+
+// chunks are the statement sizes rows are written in: few distinct
+// statements to prepare, few executions a page.
+var chunks = []int{250, 50, 10, 1}
+
+// execRows writes rows of cols values (args, row after row) with the
+// prepared statements of chunks' sizes.
+func (w *contactWriter) execRows(ctx context.Context, head, tail string, cols int, args []any) error {
+	rows := len(args) / cols
+	for _, size := range chunks {
+		for rows >= size {
+			st, err := w.stmt(ctx, head, tail, size, cols)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, args[:size*cols]...); err != nil {
+				return err
+			}
+			args, rows = args[size*cols:], rows-size
+		}
+	}
+	return nil
+}
+
+type existingContact struct {
+	ID         uuid.UUID
+	Name       string
+	Attributes map[string]string
+	Tags       []string
+}
+
+// existing reads the contacts of the team with these address keys.
+func (w *contactWriter) existing(ctx context.Context, keys []string) (map[string]existingContact, error) {
+	var rows *sql.Rows
+	if w.pg {
+		st, err := w.stmt(ctx, "SELECT id, email_key, name, attributes, tags FROM contacts WHERE email_key IN ",
+			fmt.Sprintf(" AND team_id = $%d", len(keys)+1), 1, len(keys))
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, 0, len(keys)+1)
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if rows, err = st.QueryContext(ctx, append(args, w.teamID)...); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		rows, err = w.tx.QueryContext(ctx, "SELECT id, email_key, name, attributes, tags FROM contacts "+
+			"WHERE team_id = ? AND email_key IN (SELECT value FROM json_each(?))", w.teamID.String(), jsonText(keys))
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer rows.Close()
+	out := map[string]existingContact{}
+	for rows.Next() {
+		var c existingContact
+		var key, attrs, tags string
+		if err := rows.Scan(&c.ID, &key, &c.Name, &attrs, &tags); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+			return nil, fmt.Errorf("contact %s: attributes: %w", c.ID, err)
+		}
+		if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+			return nil, fmt.Errorf("contact %s: tags: %w", c.ID, err)
+		}
+		out[key] = c
+	}
+	return out, rows.Err()
+}
+
+// writeSQLite writes a page into SQLite: each statement takes its rows as
+// one JSON array (json_each), so its SQL stays short and the same whatever
+// the page (SQLite's driver parses every statement it runs).
+func (w *contactWriter) writeSQLite(ctx context.Context, add, update, retag, tagRows []any) error {
+	rowsOf := func(args []any, cols int, skip ...int) string {
+		out := make([][]any, 0, len(args)/cols)
+		for i := 0; i+cols <= len(args); i += cols {
+			var row []any
+			for j, v := range args[i : i+cols] {
+				if !slices.Contains(skip, j) {
+					if id, ok := v.(uuid.UUID); ok {
+						v = id.String()
+					}
+					row = append(row, v)
+				}
+			}
+			out = append(out, row)
+		}
+		return jsonText(out)
+	}
+	if len(add) > 0 { // id, team_id, email, email_key, name, attributes, tags, created_at
+		if _, err := w.tx.ExecContext(ctx, "INSERT OR FAIL INTO contacts (id, team_id, email, email_key, name, attributes, tags, created_at) "+
+			"SELECT value->>0, ?, value->>1, value->>2, value->>3, value->>4, value->>5, ? FROM json_each(?)",
+			w.teamID.String(), w.now, rowsOf(add, 8, 1, 7)); err != nil {
+			return err
+		}
+		w.res.Imported += len(add) / 8
+	}
+	if len(update) > 0 { // id, name, attributes, tags
+		if _, err := w.tx.ExecContext(ctx, "UPDATE contacts SET name = v.value->>1, attributes = v.value->>2, tags = v.value->>3 "+
+			"FROM json_each(?) AS v WHERE contacts.id = v.value->>0", rowsOf(update, 4)); err != nil {
+			return err
+		}
+		w.res.Updated += len(update) / 4
+	}
+	if len(retag) > 0 {
+		ids := make([]string, len(retag))
+		for i, id := range retag {
+			ids[i] = id.(uuid.UUID).String()
+		}
+		if _, err := w.tx.ExecContext(ctx, "DELETE FROM contact_tags WHERE contact_id IN (SELECT value FROM json_each(?))", jsonText(ids)); err != nil {
+			return err
+		}
+	}
+	if len(tagRows) > 0 { // contact_id, team_id, tag
+		if _, err := w.tx.ExecContext(ctx, "INSERT OR FAIL INTO contact_tags (contact_id, team_id, tag) SELECT value->>0, ?, value->>1 FROM json_each(?)",
+			w.teamID.String(), rowsOf(tagRows, 3, 1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []string) error {
-	var existing []struct {
-		ID         uuid.UUID         `bun:"id"`
-		EmailKey   string            `bun:"email_key"`
-		Name       string            `bun:"name"`
-		Attributes map[string]string `bun:"attributes,type:text"`
-		Tags       []string          `bun:"tags,type:text"`
-	}
-	if err := w.tx.NewSelect().Table("contacts").Column("id", "email_key", "name", "attributes", "tags").
-		Where("team_id = ?", w.teamID).Where("email_key IN (?)", bun.In(keys)).Scan(ctx, &existing); err != nil {
+	existing, err := w.existing(ctx, keys)
+	if err != nil {
 		return err
 	}
-	have := make(map[string]int, len(existing))
-	for i, e := range existing {
-		have[e.EmailKey] = i
-	}
-	rows := make([]Contact, 0, len(page))
-	var changed []importedContact
-	var retag []uuid.UUID
-	var tags []contactTag
+	var add, update, tagRows []any
+	var retag []any
 	for i, c := range page {
-		j, ok := have[keys[i]]
+		e, ok := existing[keys[i]]
 		if !ok {
-			attrs := c.Attributes
-			if attrs == nil {
-				attrs = map[string]string{}
-			}
 			t := c.Tags
 			if t == nil {
 				t = []string{}
 			}
-			row := Contact{ID: tracking.NewID(), TeamID: w.teamID, Email: c.Email, EmailKey: keys[i], Name: c.Name,
-				Attributes: attrs, Tags: t, CreatedAt: w.now}
-			rows = append(rows, row)
+			attrs := c.Attributes
+			if attrs == nil {
+				attrs = map[string]string{}
+			}
+			id := tracking.NewID()
+			add = append(add, id, w.teamID, c.Email, keys[i], c.Name, jsonText(attrs), jsonText(t), w.now)
 			for _, tag := range t {
-				tags = append(tags, contactTag{ContactID: row.ID, TeamID: w.teamID, Tag: tag})
+				tagRows = append(tagRows, id, w.teamID, tag)
 			}
 			continue
 		}
-		e := existing[j]
-		up := importedContact{ID: e.ID, Name: e.Name, Attributes: maps.Clone(e.Attributes), Tags: e.Tags}
-		if up.Attributes == nil {
-			up.Attributes = map[string]string{}
+		name, attrs, tags := e.Name, maps.Clone(e.Attributes), e.Tags
+		if attrs == nil {
+			attrs = map[string]string{}
 		}
-		if up.Tags == nil {
-			up.Tags = []string{}
+		if tags == nil {
+			tags = []string{}
 		}
 		if c.hasName {
-			up.Name = c.Name
+			name = c.Name
 		}
-		maps.Copy(up.Attributes, c.Attributes)
+		maps.Copy(attrs, c.Attributes)
 		tagsChanged := false
 		if c.hasTags {
 			t := c.Tags
 			if t == nil {
 				t = []string{}
 			}
-			tagsChanged = !slices.Equal(t, up.Tags)
-			up.Tags = t
+			tagsChanged = !slices.Equal(t, tags)
+			tags = t
 		}
-		if up.Name == e.Name && !tagsChanged && maps.Equal(up.Attributes, e.Attributes) {
+		if name == e.Name && !tagsChanged && maps.Equal(attrs, e.Attributes) {
 			w.res.Skipped++
 			continue
 		}
-		changed = append(changed, up)
+		update = append(update, e.ID, name, jsonText(attrs), jsonText(tags))
 		if tagsChanged {
 			retag = append(retag, e.ID)
-			for _, tag := range up.Tags {
-				tags = append(tags, contactTag{ContactID: e.ID, TeamID: w.teamID, Tag: tag})
+			for _, tag := range tags {
+				tagRows = append(tagRows, e.ID, w.teamID, tag)
 			}
 		}
 	}
-	if len(rows) > 0 {
-		if _, err := w.tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
-			return err
-		}
-		w.res.Imported += len(rows)
+	if !w.pg {
+		return w.writeSQLite(ctx, add, update, retag, tagRows)
 	}
-	if len(changed) > 0 {
-		if _, err := w.tx.NewUpdate().Model(&changed).Column("name", "attributes", "tags").Bulk().Exec(ctx); err != nil {
+	if len(add) > 0 {
+		if err := w.execRows(ctx, "INSERT INTO contacts (id, team_id, email, email_key, name, attributes, tags, created_at) VALUES ", "", 8, add); err != nil {
 			return err
 		}
-		w.res.Updated += len(changed)
+		w.res.Imported += len(add) / 8
+	}
+	if len(update) > 0 {
+		head := "WITH v (id, name, attributes, tags) AS (VALUES "
+		tail := ") UPDATE contacts SET name = v.name, attributes = v.attributes, tags = v.tags FROM v WHERE contacts.id = v.id"
+		if w.pg {
+			tail = ") UPDATE contacts SET name = v.name, attributes = v.attributes, tags = v.tags FROM v WHERE contacts.id = v.id::uuid"
+		}
+		if err := w.execRows(ctx, head, tail, 4, update); err != nil {
+			return err
+		}
+		w.res.Updated += len(update) / 4
 	}
 	if len(retag) > 0 {
 		if _, err := w.tx.NewDelete().Table("contact_tags").Where("contact_id IN (?)", bun.In(retag)).Exec(ctx); err != nil {
 			return err
 		}
 	}
-	if len(tags) > 0 {
-		for start := 0; start < len(tags); start += 5000 { // 3 parameters a tag
-			part := tags[start:min(start+5000, len(tags))]
-			if _, err := w.tx.NewInsert().Model(&part).Exec(ctx); err != nil {
-				return err
-			}
+	if len(tagRows) > 0 {
+		if err := w.execRows(ctx, "INSERT INTO contact_tags (contact_id, team_id, tag) VALUES ", "", 3, tagRows); err != nil {
+			return err
 		}
 	}
 	return nil
