@@ -668,7 +668,6 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			}
 		}
 
-
 		return newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src)
 	})
 	var ie *ImportError
