@@ -41,6 +41,9 @@ type contactTag struct {
 type ContactPage struct {
 	Contacts []Contact `json:"contacts"`
 	Next     string    `json:"next"` // pass as ?after= for the next page; "" on the last page
+	// Total is the number of the team's contacts (all pages), from the
+	// team's counter: it costs the same for a million contacts as for ten.
+	Total int `json:"total"`
 }
 
 // ListContacts returns up to limit contacts after the given contact id.
@@ -64,5 +67,10 @@ func (s *Service) ListContacts(ctx context.Context, teamID uuid.UUID, after stri
 		page.Contacts = page.Contacts[:limit]
 		page.Next = page.Contacts[limit-1].ID.String()
 	}
+	counts, err := s.ContactCounts(ctx, teamID)
+	if err != nil {
+		return ContactPage{}, err
+	}
+	page.Total = counts.Total
 	return page, nil
 }

@@ -668,7 +668,10 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			}
 		}
 
-		return newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src)
+		if err := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src); err != nil {
+			return err
+		}
+		return addContacts(ctx, tx, teamID, res.Imported)
 	})
 	var ie *ImportError
 	var ve *ValidationError

@@ -208,7 +208,7 @@ var commands = []command{
 				return nil
 			}
 		}},
-	{name: "contacts import", args: "FILE.csv --team SLUG", summary: "import contacts from CSV (all or nothing)", nargs: [2]int{1, 1},
+	{name: "contacts import", args: "FILE.csv --team SLUG", summary: "import contacts from CSV (all or nothing; addresses the team has are updated)", nargs: [2]int{1, 1},
 		flags: func(fs *flag.FlagSet) runFunc {
 			team := fs.String("team", "", "team slug (required)")
 			return func(ctx context.Context, x *cli, args []string) error {

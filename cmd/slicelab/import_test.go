@@ -121,6 +121,11 @@ func TestImportUpdates(t *testing.T) {
 		if tags := tagsOf(t, e, "dee@example.test"); !slices.Equal(tags, []string{"x", "y"}) {
 			t.Errorf("dee's tag index: %v", tags)
 		}
+		var counts struct{ Total int }
+		if st, raw := e.api("GET", "/api/v1/teams/growth/contacts?limit=1", tok, nil, &counts); st != 200 || counts.Total != 5 {
+			t.Errorf("total after the imports: %d %s, want 5", st, raw)
+		}
+		checkCountCounters(t, e)
 	})
 }
 
@@ -170,10 +175,18 @@ func TestImportAllOrNothing(t *testing.T) {
 				t.Errorf("%s: old's tag index %v, want [a]", c.name, tags)
 			}
 		}
+		var counts struct{ Total int }
+		if st, raw := e.api("GET", "/api/v1/teams/growth/contacts?limit=1", tok, nil, &counts); st != 200 || counts.Total != 1 {
+			t.Errorf("total after refused imports: %d %s, want 1", st, raw)
+		}
 		// The same file without the bad row imports.
 		if st, raw := e.api("POST", "/api/v1/teams/growth/contacts", tok, big(""), &ans); st != 200 || ans.Imported != 1510 || ans.Updated != 1 {
 			t.Fatalf("the good file: %d %s", st, raw)
 		}
+		if st, raw := e.api("GET", "/api/v1/teams/growth/contacts?limit=1", tok, nil, &counts); st != 200 || counts.Total != 1511 {
+			t.Errorf("total after the import: %d %s, want 1511", st, raw)
+		}
+		checkCountCounters(t, e)
 	})
 }
 
