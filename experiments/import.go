@@ -784,16 +784,15 @@ type existingContact struct {
 func (w *contactWriter) existing(ctx context.Context, keys []string) (map[string]existingContact, error) {
 	var rows *sql.Rows
 	if w.pg {
-		st, err := w.stmt(ctx, "SELECT id, email_key, name, attributes, tags FROM contacts WHERE email_key IN ",
-			fmt.Sprintf(" AND team_id = $%d", len(keys)+1), 1, len(keys))
+		// A join from the keys, which PostgreSQL can only plan as lookups
+		// in the unique index: an IN list's cached (generic) plan was a
+		// scan of the team's contacts, growing with every page.
+		st, err := w.stmt(ctx, "SELECT c.id, c.email_key, c.name, c.attributes, c.tags FROM unnest($1::text[]) AS k (key) "+
+			"JOIN contacts AS c ON c.team_id = $2 AND c.email_key = k.key", "", 0, 0)
 		if err != nil {
 			return nil, err
 		}
-		args := make([]any, 0, len(keys)+1)
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		if rows, err = st.QueryContext(ctx, append(args, w.teamID)...); err != nil {
+		if rows, err = st.QueryContext(ctx, keys, w.teamID); err != nil {
 			return nil, err
 		}
 	} else {
