@@ -131,13 +131,14 @@ type ContactCounts struct {
 	Suppressed int `bun:"suppressed" json:"suppressed"`
 }
 
-// ContactCounts counts a team's contacts and those that are suppressed.
+// ContactCounts counts a team's contacts and those that are suppressed,
+// from the team's counters (never counting the contacts themselves).
 func (s *Service) ContactCounts(ctx context.Context, teamID uuid.UUID) (ContactCounts, error) {
 	var c ContactCounts
-	if err := s.db.NewSelect().Table("contacts").ColumnExpr("count(*) AS total").
-		ColumnExpr("COALESCE(sum(CASE WHEN unsubscribed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS unsubscribed").
-		ColumnExpr("COALESCE(sum(CASE WHEN bounced_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS bounced").
-		ColumnExpr("COALESCE(sum(CASE WHEN unsubscribed_at IS NOT NULL OR bounced_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS suppressed").
+	if err := s.db.NewSelect().Table("contact_counts").ColumnExpr("COALESCE(sum(total), 0) AS total").
+		ColumnExpr("COALESCE(sum(unsubscribed), 0) AS unsubscribed").
+		ColumnExpr("COALESCE(sum(bounced), 0) AS bounced").
+		ColumnExpr("COALESCE(sum(suppressed), 0) AS suppressed").
 		Where("team_id = ?", teamID).Scan(ctx, &c); err != nil {
 		return c, fmt.Errorf("experiments: contact counts: %w", err)
 	}
@@ -184,6 +185,15 @@ func (s *Service) SearchContacts(ctx context.Context, teamID uuid.UUID, q, after
 	if len(out.Contacts) > limit {
 		out.Contacts = out.Contacts[:limit]
 		out.Next = out.Contacts[limit-1].ID.String()
+	}
+	counts, err := s.ContactCounts(ctx, teamID)
+	if err != nil {
+		return out, err
+	}
+	out.Total = counts.Total
+	if q == "" { // every contact matches: the counter, not a count
+		out.Matches = counts.Total
+		return out, nil
 	}
 	n, err := match(s.db.NewSelect().Model((*Contact)(nil))).Count(ctx)
 	if err != nil {

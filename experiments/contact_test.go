@@ -9,19 +9,41 @@ import (
 	"testing"
 )
 
-// parseAndValidateCSV runs a CSV through the same steps as an import:
-// parse, validate the parsed rows, errors in row order.
+// parseAndValidateCSV runs a CSV through the same steps as an import,
+// without a database: the rows a good file would write, or the problems in
+// row order.
 func parseAndValidateCSV(t *testing.T, src string) (in []ContactInput, errs []RowError) {
 	t.Helper()
 	defer func() {
 		if p := recover(); p != nil {
-			t.Fatalf("ParseContactsCSV/validateContacts panicked on %q: %v", src, p)
+			t.Fatalf("the CSV import panicked on %q: %v", src, p)
 		}
 	}()
-	in, parseErrs := ParseContactsCSV(strings.NewReader(src))
-	errs = append(parseErrs, validateContacts(in)...)
-	slices.SortStableFunc(errs, func(a, b RowError) int { return a.Row - b.Row })
-	return in, errs
+	return runImport(t, func(lim ImportLimits) (source, error) { return newCSVSource(strings.NewReader(src), lim) }, DefaultImportLimits)
+}
+
+// runImport reads a source as an import does, collecting the pages that
+// would be written.
+func runImport(t *testing.T, open func(ImportLimits) (source, error), lim ImportLimits) (in []ContactInput, errs []RowError) {
+	t.Helper()
+	src, err := open(lim)
+	var stop *errStop
+	if errors.As(err, &stop) {
+		return nil, []RowError{stop.RowError}
+	}
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	run := newImportRun(lim, func(page []ContactInput, _ []string) error { in = append(in, page...); return nil })
+	err = run.run(src)
+	var ie *ImportError
+	if errors.As(err, &ie) {
+		return nil, ie.Result.Errors
+	}
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return in, nil
 }
 
 // wantRowError is an expected RowError; msg is a part of the message.
@@ -237,44 +259,47 @@ func TestContactsCSVHeaderNotUTF8(t *testing.T) {
 	checkRowErrors(t, errs, []wantRowError{{1, "column 2", "UTF-8"}})
 }
 
+func parseJSON(t *testing.T, body string) (in []ContactInput, errs []RowError, err error) {
+	t.Helper()
+	src := newJSONSource(strings.NewReader(body), DefaultImportLimits)
+	run := newImportRun(DefaultImportLimits, func(page []ContactInput, _ []string) error { in = append(in, page...); return nil })
+	err = run.run(src)
+	var ie *ImportError
+	if errors.As(err, &ie) {
+		return nil, ie.Result.Errors, nil
+	}
+	return in, nil, err
+}
+
 func TestContactsJSON(t *testing.T) {
 	tests := []struct {
 		name     string
 		body     string
 		want     []ContactInput
-		wantRows []int
-		wantErrs []wantRowError // from validateContacts
+		wantErrs []wantRowError
 	}{
-		{"empty array", `[]`, nil, nil, nil},
+		{"empty array", `[]`, nil, nil},
 		{"full contact", `[{"email":" bob@example.com ","name":"Bob","tags":["b","a","b"],"attributes":{"plan":"pro"}}]`,
-			[]ContactInput{{Email: "bob@example.com", Name: "Bob", Tags: []string{"a", "b"}, Attributes: map[string]string{"plan": "pro"}}},
-			[]int{1}, nil},
+			[]ContactInput{{Email: "bob@example.com", Name: "Bob", Tags: []string{"a", "b"}, Attributes: map[string]string{"plan": "pro"}}}, nil},
 		{"rows numbered from 1", `[{"email":"a@example.com"},{"email":"bad"},{"email":"c@example.com","name":"C\nD"},{"email":"A@EXAMPLE.com"}]`,
-			nil, []int{1, 2, 3, 4},
-			[]wantRowError{{2, "email", `"bad"`}, {3, "name", "line breaks"}, {4, "email", "duplicate of row 1"}}},
-		{"missing email", `[{"name":"Nobody"}]`, nil, []int{1}, []wantRowError{{1, "email", "is required"}}},
+			nil, []wantRowError{{2, "email", `"bad"`}, {3, "name", "line breaks"}, {4, "email", "duplicate of row 1"}}},
+		{"missing email", `[{"name":"Nobody"}]`, nil, []wantRowError{{1, "email", "is required"}}},
+		{"white space around the array", " \n[{\"email\":\"a@example.com\"}]\n ", []ContactInput{{Email: "a@example.com"}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := ParseContactsJSON(strings.NewReader(tt.body))
+			in, errs, err := parseJSON(t, tt.body)
 			if err != nil {
-				t.Fatalf("ParseContactsJSON: %v", err)
+				t.Fatalf("import: %v", err)
 			}
-			var rows []int
-			for _, c := range in {
-				rows = append(rows, c.row)
-			}
-			if !slices.Equal(rows, tt.wantRows) {
-				t.Errorf("rows = %v, want %v", rows, tt.wantRows)
-			}
-			errs := validateContacts(in)
 			checkRowErrors(t, errs, tt.wantErrs)
-			if tt.want != nil {
-				for i, w := range tt.want {
-					g := in[i]
-					if g.Email != w.Email || g.Name != w.Name || !slices.Equal(g.Tags, w.Tags) || !maps.Equal(g.Attributes, w.Attributes) {
-						t.Errorf("contact %d = %+v, want %+v", i, g, w)
-					}
+			if len(in) != len(tt.want) {
+				t.Fatalf("got %d contacts %+v, want %d", len(in), in, len(tt.want))
+			}
+			for i, w := range tt.want {
+				g := in[i]
+				if g.Email != w.Email || g.Name != w.Name || !slices.Equal(g.Tags, w.Tags) || !maps.Equal(g.Attributes, w.Attributes) {
+					t.Errorf("contact %d = %+v, want %+v", i, g, w)
 				}
 			}
 		})
@@ -292,10 +317,12 @@ func TestContactsJSONRefused(t *testing.T) {
 		{"not JSON", `email,name`},
 		{"empty body", ``},
 		{"truncated", `[{"email":"a@example.com"`},
+		{"data after the array", `[{"email":"a@example.com"}] [`},
+		{"element not closed", `[{"email":"a@example.com"} {"email":"b@example.com"}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := ParseContactsJSON(strings.NewReader(tt.body))
+			in, _, err := parseJSON(t, tt.body)
 			var ve *ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("ParseContactsJSON(%s) = %+v, %v; want a *ValidationError", tt.body, in, err)

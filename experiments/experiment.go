@@ -638,13 +638,19 @@ func (s *Service) List(ctx context.Context, teamID uuid.UUID) ([]*Experiment, er
 }
 
 func (s *Service) progress(ctx context.Context, id uuid.UUID) (Progress, error) {
-	var rows []struct {
-		Status string `bun:"status"`
-		N      int    `bun:"n"`
-	}
-	if err := s.db.NewSelect().Table("deliveries").ColumnExpr("status, count(*) AS n").
-		Where("experiment_id = ?", id).Group("status").Scan(ctx, &rows); err != nil {
+	counts, err := deliveryCounts(ctx, s.db, id)
+	if err != nil {
 		return Progress{}, fmt.Errorf("experiments: progress: %w", err)
+	}
+	var rows []struct {
+		Status string
+		N      int
+	}
+	for _, c := range counts {
+		rows = append(rows, struct {
+			Status string
+			N      int
+		}{c.Status, c.N})
 	}
 	var p Progress
 	for _, r := range rows {

@@ -2,9 +2,11 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -100,6 +102,78 @@ func FuzzTemplateValidator(f *testing.F) {
 		}
 		if ctx.Err() != nil {
 			t.Fatalf("render ran for 10 s: %v", err)
+		}
+	})
+}
+
+// FuzzImportCSV: whatever file is uploaded, the importer never panics and
+// answers either rows that pass every check (valid, distinct addresses,
+// within the limits) or at most maxImportErrors problems in row order.
+func FuzzImportCSV(f *testing.F) {
+	for _, s := range []string{
+		"email,name,tags,plan\nbob@example.com,Bob,a;b,pro\ncarol@example.com,Carol,,free\n",
+		"\ufeff Email ,NAME\r\nBob@Example.com,Bob\r\nbob@example.COM,dup\r\n",
+		"email,note\na@example.com,\"multi\nline\"\nb\"ad,x\n\"unterminated,\n",
+		"name,plan\nBob,pro\n",
+		"email,,x\n",
+		"email,a,a\n",
+		"email\n\n\nnot-an-address\n",
+		"email,pl\xffan\na@example.com,x\n",
+		"email,tags\na@example.com,\xfe;x\n",
+		"email,name\na@example.com,\"Bob\r\nSmith\"\n",
+	} {
+		f.Add(s)
+	}
+	lim := ImportLimits{Columns: 8, KeyChars: 16, ValueChars: 64, Tags: 4, TagChars: 16, RowBytes: 512}.withDefaults()
+	f.Fuzz(func(t *testing.T, src string) {
+		var in []ContactInput
+		var errs []RowError
+		open, err := newCSVSource(strings.NewReader(src), lim)
+		if err != nil {
+			var stop *errStop
+			if !errors.As(err, &stop) {
+				t.Fatalf("header: %v", err)
+			}
+			if stop.Row != 1 || stop.Message == "" {
+				t.Fatalf("header refused with %+v", stop.RowError)
+			}
+			return
+		}
+		run := newImportRun(lim, func(page []ContactInput, _ []string) error { in = append(in, page...); return nil })
+		err = run.run(open)
+		var ie *ImportError
+		switch {
+		case errors.As(err, &ie):
+			errs = ie.Result.Errors
+		case err != nil:
+			t.Fatalf("run: %v", err)
+		}
+		if len(errs) > 0 {
+			if len(errs) > maxImportErrors {
+				t.Fatalf("%d errors, more than the cap", len(errs))
+			}
+			for i, e := range errs {
+				if e.Row < 1 || e.Message == "" || i > 0 && errs[i-1].Row > e.Row {
+					t.Fatalf("error %d %+v: bad row, empty message or out of order", i, e)
+				}
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, c := range in {
+			key := strings.ToLower(c.Email)
+			if !ValidAddress(c.Email) || seen[key] {
+				t.Fatalf("accepted %q (invalid or repeated)", c.Email)
+			}
+			seen[key] = true
+			if len(c.Attributes) > lim.Columns || len(c.Tags) > lim.Tags || len([]rune(c.Name)) > lim.ValueChars {
+				t.Fatalf("accepted a contact over the limits: %+v", c)
+			}
+			for k, v := range c.Attributes {
+				if len([]rune(k)) > lim.KeyChars || len([]rune(v)) > lim.ValueChars || !utf8.ValidString(k) || !utf8.ValidString(v) {
+					t.Fatalf("accepted attribute %q=%q", k, v)
+				}
+			}
 		}
 	})
 }

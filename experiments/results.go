@@ -85,21 +85,8 @@ func (s *Service) Results(ctx context.Context, teamID, id uuid.UUID) (*Results, 
 // resultsOf computes the results of a loaded experiment.
 func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error) {
 	id := e.ID
-	var del []struct {
-		VariantID  *uuid.UUID `bun:"variant_id"`
-		Assigned   int        `bun:"assigned"`
-		Sent       int        `bun:"sent"`
-		Failed     int        `bun:"failed"`
-		Suppressed int        `bun:"suppressed"`
-		HeldOut    int        `bun:"held_out"`
-	}
-	if err := s.db.NewSelect().Table("deliveries").
-		ColumnExpr("variant_id, count(*) AS assigned").
-		ColumnExpr("sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent").
-		ColumnExpr("sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed").
-		ColumnExpr("sum(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END) AS suppressed").
-		ColumnExpr("sum(CASE WHEN status = 'held_out' THEN 1 ELSE 0 END) AS held_out").
-		Where("experiment_id = ?", id).Group("variant_id").Scan(ctx, &del); err != nil {
+	counts, err := deliveryCounts(ctx, s.db, id)
+	if err != nil {
 		return nil, fmt.Errorf("experiments: results: %w", err)
 	}
 	// as_of first: the counts read after it hold at least what it promises.
@@ -117,14 +104,24 @@ func (s *Service) resultsOf(ctx context.Context, e *Experiment) (*Results, error
 		idx[v.ID] = len(r.Variants)
 		r.Variants = append(r.Variants, VariantResult{ID: v.ID, Name: v.Name, Control: v.Control, Weight: v.Weight})
 	}
-	for _, d := range del {
+	for _, d := range counts {
 		if d.VariantID == nil { // the holdout, and contacts waiting for a test-then-winner's winner
-			r.Holdout.Assigned += d.HeldOut
+			if d.Status == DeliveryHeldOut {
+				r.Holdout.Assigned += d.N
+			}
 			continue
 		}
 		if i, ok := idx[*d.VariantID]; ok {
 			vr := &r.Variants[i]
-			vr.Assigned, vr.Sent, vr.Failed, vr.Suppressed = d.Assigned, d.Sent, d.Failed, d.Suppressed
+			vr.Assigned += d.N
+			switch d.Status {
+			case DeliverySent:
+				vr.Sent += d.N
+			case DeliveryFailed:
+				vr.Failed += d.N
+			case DeliverySuppressed:
+				vr.Suppressed += d.N
+			}
 		}
 	}
 	for _, c := range clk {

@@ -39,6 +39,8 @@ type Config struct {
 	// ContactCooldown: a contact emailed by one experiment of the team is not
 	// emailed by another within this time (0 turns it off).
 	ContactCooldown time.Duration
+	// ImportLimits bound contact imports (zero fields: DefaultImportLimits).
+	ImportLimits ImportLimits
 }
 
 // Deps are the service's collaborators, built by the composition root.

@@ -19,6 +19,9 @@ var Owners = map[string]string{
 	"experiments":   "experiments",
 	"variants":      "experiments",
 	"deliveries":    "experiments",
+	// counters kept by triggers on contacts and deliveries (and by imports)
+	"contact_counts":  "experiments",
+	"delivery_counts": "experiments",
 
 	// tracking: tracked links, the click ledger (raw, append-only), the
 	// projector's state, its classified view of the clicks and its rollups

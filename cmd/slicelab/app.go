@@ -237,7 +237,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		h, err = web.New(web.Deps{Experiments: a.exps, OKR: a.okr, Tracking: a.trk, Sender: a.sender,
 			Ready: a.st.db.PingContext, ClicksCounted: a.proj.Fresh, Metrics: metricsHandler(a.metrics), MetricsToken: a.cfg.MetricsToken,
 			TrustedProxies: a.cfg.TrustedProxies, Log: a.log, Now: a.now,
-			BaseURL: a.cfg.BaseURL, OutboxDir: outbox, Jobs: a.jobs, SendRate: a.cfg.SendRate, SetupToken: setup})
+			BaseURL: a.cfg.BaseURL, OutboxDir: outbox, Jobs: a.jobs, SendRate: a.cfg.SendRate, SetupToken: setup,
+			ImportMaxBytes: a.cfg.ImportMaxBytes})
 		if err != nil {
 			a.close()
 			return err

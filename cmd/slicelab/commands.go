@@ -208,7 +208,7 @@ var commands = []command{
 				return nil
 			}
 		}},
-	{name: "contacts import", args: "FILE.csv --team SLUG", summary: "import contacts from CSV (all or nothing)", nargs: [2]int{1, 1},
+	{name: "contacts import", args: "FILE.csv --team SLUG", summary: "import contacts from CSV (all or nothing; addresses the team has are updated)", nargs: [2]int{1, 1},
 		flags: func(fs *flag.FlagSet) runFunc {
 			team := fs.String("team", "", "team slug (required)")
 			return func(ctx context.Context, x *cli, args []string) error {
@@ -334,11 +334,10 @@ func importContacts(ctx context.Context, x *cli, path, team string) error {
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
 		r = &progressReader{r: f, total: fi.Size(), out: x.stderr}
 	}
-	in, rowErrs := experiments.ParseContactsCSV(r)
+	res, err := a.exps.ImportContactsCSV(ctx, t.ID, r)
 	if pr, ok := r.(*progressReader); ok {
 		pr.done()
 	}
-	res, err := a.exps.ImportContacts(ctx, t.ID, in, rowErrs)
 	var ie *experiments.ImportError
 	if errors.As(err, &ie) {
 		for _, e := range ie.Result.Errors {
@@ -349,7 +348,7 @@ func importContacts(ctx context.Context, x *cli, path, team string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(x.stdout, "imported %d, skipped %d (already in the team)\n", res.Imported, res.Skipped)
+	fmt.Fprintf(x.stdout, "imported %d, updated %d, skipped %d (already in the team, unchanged)\n", res.Imported, res.Updated, res.Skipped)
 	return nil
 }
 

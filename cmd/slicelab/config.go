@@ -46,6 +46,9 @@ type config struct {
 	// TestRecipients may receive test messages besides the team's members.
 	TestRecipients []string
 	PreviousUntil  time.Time
+	// ImportMaxBytes bounds the body of a contact import (API and upload);
+	// imports stream, so this is about disk and time, not memory.
+	ImportMaxBytes int64
 
 	// derived
 	db   dbTarget
@@ -96,6 +99,7 @@ const envHelp = `Environment variables (all optional):
                              off: written to the database but not fsynced, which survives a crash or restart of
                              slicelab but may lose the last second of clicks if the machine or database server
                              crashes (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit=off) (default on)
+  SLICELAB_IMPORT_MAX_BYTES  largest contact import body, in bytes or with KiB/MiB/GiB (default 1GiB); imports stream
   SLICELAB_PPROF_ADDR        serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (default: off)
 `
 
@@ -118,6 +122,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MetricsToken:    getenv("SLICELAB_METRICS_TOKEN"),
 		PprofAddr:       getenv("SLICELAB_PPROF_ADDR"),
 		ClickFsync:      true,
+		ImportMaxBytes:  1 << 30,
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -129,6 +134,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("SLICELAB_SEND_RATE", "%q is not a number of messages per second (0 or more)", v)
 		}
 		c.SendRate = f
+	}
+	if v := getenv("SLICELAB_IMPORT_MAX_BYTES"); v != "" {
+		n, ok := parseBytes(v)
+		if !ok || n < 1<<10 {
+			bad("SLICELAB_IMPORT_MAX_BYTES", "%q is not a size of at least 1KiB, such as 1073741824, 512MiB or 2GiB", v)
+		}
+		c.ImportMaxBytes = n
 	}
 	if v := getenv("SLICELAB_SEND_CONCURRENCY"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -412,4 +424,25 @@ func privateDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// parseBytes reads a size: a whole number of bytes, or one with a KiB, MiB
+// or GiB suffix.
+func parseBytes(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, false
+	}
+	return n * mult, true
 }

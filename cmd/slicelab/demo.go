@@ -162,7 +162,7 @@ func (d *demoLoader) load() error {
 		contacts = append(contacts, experiments.ContactInput{Email: fmt.Sprintf("%s.%s%d@example.com", strings.ToLower(f), strings.ToLower(l), i),
 			Name: f + " " + l, Tags: tags, Attributes: map[string]string{"plan": plan}})
 	}
-	if _, err := a.exps.ImportContacts(ctx, team.ID, contacts, nil); err != nil {
+	if _, err := a.exps.ImportContacts(ctx, team.ID, contacts); err != nil {
 		return err
 	}
 	d.step(fmt.Sprintf("%d contacts", d.contacts))

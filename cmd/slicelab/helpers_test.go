@@ -397,6 +397,7 @@ func (e *env) waitDone(token, id string, within time.Duration) experimentJSON {
 		exp = experimentJSON{}
 		e.api("GET", "/api/v1/experiments/"+id, token, nil, &exp)
 		if exp.Status == "completed" {
+			checkDeliveryCounts(e.t, e, id)
 			return exp
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -438,6 +439,7 @@ var trackedRE = regexp.MustCompile(`https?://[^/"'\s<>]+/c/[A-Za-z0-9_-]+`)
 // deliveries and clicks of an experiment.
 func checkCounters(t *testing.T, e *env, expID string) {
 	t.Helper()
+	checkCountCounters(t, e)
 	ctx := context.Background()
 	var fromCounters, fromRaw []struct {
 		VariantID string `bun:"variant_id"`
@@ -475,5 +477,67 @@ func checkCounters(t *testing.T, e *env, expID string) {
 	}
 	if wc < raw {
 		t.Errorf("weekly_clickers has %d rows for %d distinct human clickers", wc, raw)
+	}
+}
+
+// checkCountCounters asserts that the counters kept by triggers and imports
+// (delivery_counts, contact_counts) agree with the rows they count.
+func checkCountCounters(t testing.TB, e *env) {
+	t.Helper()
+	checkDeliveryCounts(t, e, "")
+	ctx := context.Background()
+	db := e.app.st.db
+	type cc struct {
+		TeamID       string `bun:"team_id"`
+		Total        int    `bun:"total"`
+		Unsubscribed int    `bun:"unsubscribed"`
+		Bounced      int    `bun:"bounced"`
+		Suppressed   int    `bun:"suppressed"`
+	}
+	var cCounters, cRows []cc
+	if err := db.NewSelect().Table("contact_counts").ColumnExpr("team_id, sum(total) AS total, sum(unsubscribed) AS unsubscribed, sum(bounced) AS bounced, sum(suppressed) AS suppressed").
+		Group("team_id").Having("sum(total) <> 0").Order("team_id").Scan(ctx, &cCounters); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.NewSelect().Table("contacts").ColumnExpr("team_id, count(*) AS total").
+		ColumnExpr("sum(CASE WHEN unsubscribed_at IS NOT NULL THEN 1 ELSE 0 END) AS unsubscribed").
+		ColumnExpr("sum(CASE WHEN bounced_at IS NOT NULL THEN 1 ELSE 0 END) AS bounced").
+		ColumnExpr("sum(CASE WHEN unsubscribed_at IS NOT NULL OR bounced_at IS NOT NULL THEN 1 ELSE 0 END) AS suppressed").
+		Group("team_id").Order("team_id").Scan(ctx, &cRows); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cCounters) != fmt.Sprint(cRows) {
+		t.Errorf("contact_counts %v disagree with the contacts %v", cCounters, cRows)
+	}
+}
+
+// checkDeliveryCounts asserts that delivery_counts agree with the
+// deliveries, of one experiment (or of all with expID "").
+func checkDeliveryCounts(t testing.TB, e *env, expID string) {
+	t.Helper()
+	ctx := context.Background()
+	db := e.app.st.db
+	type dc struct {
+		ExperimentID string `bun:"experiment_id"`
+		VariantKey   string `bun:"variant_key"`
+		Status       string `bun:"status"`
+		N            int    `bun:"n"`
+	}
+	var fromCounters, fromRows []dc
+	q := db.NewSelect().Table("delivery_counts").ColumnExpr("experiment_id, variant_key, status, sum(n) AS n").
+		Group("experiment_id", "variant_key", "status").Having("sum(n) <> 0").Order("experiment_id", "variant_key", "status")
+	r := db.NewSelect().Table("deliveries").ColumnExpr("experiment_id, COALESCE(variant_id, '00000000-0000-0000-0000-000000000000') AS variant_key, status, count(*) AS n").
+		GroupExpr("experiment_id, COALESCE(variant_id, '00000000-0000-0000-0000-000000000000'), status").Order("experiment_id", "variant_key", "status")
+	if expID != "" {
+		q, r = q.Where("experiment_id = ?", expID), r.Where("experiment_id = ?", expID)
+	}
+	if err := q.Scan(ctx, &fromCounters); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scan(ctx, &fromRows); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fromCounters) != fmt.Sprint(fromRows) {
+		t.Errorf("delivery_counts %v disagree with the deliveries %v", fromCounters, fromRows)
 	}
 }

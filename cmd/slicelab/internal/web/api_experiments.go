@@ -25,19 +25,15 @@ func (s *server) importContacts(c echo.Context) error {
 		return err
 	}
 	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
-	var in []experiments.ContactInput
-	var rowErrs []experiments.RowError
-	switch ct {
+	var res experiments.ImportResult
+	switch ct { // the body is read as it arrives, a row at a time
 	case "text/csv", "application/csv":
-		in, rowErrs = experiments.ParseContactsCSV(c.Request().Body)
+		res, err = s.Experiments.ImportContactsCSV(c.Request().Context(), team.ID, c.Request().Body)
 	case "application/json", "":
-		if in, err = experiments.ParseContactsJSON(c.Request().Body); err != nil {
-			return err
-		}
+		res, err = s.Experiments.ImportContactsJSON(c.Request().Context(), team.ID, c.Request().Body)
 	default:
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send contacts as text/csv or as a JSON array (application/json)")
 	}
-	res, err := s.Experiments.ImportContacts(c.Request().Context(), team.ID, in, rowErrs)
 	if err != nil {
 		return err
 	}

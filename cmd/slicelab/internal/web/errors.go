@@ -102,7 +102,7 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Get(errorFormatKey) == "json" {
 		var ie *experiments.ImportError
 		if errors.As(err, &ie) { // the import's counts and row errors, as a successful import answers them
-			_ = c.JSON(status, map[string]any{"imported": 0, "skipped": 0, "errors": ie.Result.Errors, "error": body})
+			_ = c.JSON(status, map[string]any{"imported": 0, "updated": 0, "skipped": 0, "errors": ie.Result.Errors, "error": body})
 			return
 		}
 		_ = c.JSON(status, map[string]any{"error": body})

@@ -57,8 +57,7 @@ func (s *server) contactsUpload(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	in, rowErrs := experiments.ParseContactsCSV(f)
-	res, err := s.Experiments.ImportContacts(c.Request().Context(), principal(c).Team.ID, in, rowErrs)
+	res, err := s.Experiments.ImportContactsCSV(c.Request().Context(), principal(c).Team.ID, f)
 	var ie *experiments.ImportError
 	if errors.As(err, &ie) {
 		v.Refused = &ie.Result
@@ -68,8 +67,11 @@ func (s *server) contactsUpload(c echo.Context) error {
 		return err
 	}
 	msg := "Imported " + itoa(res.Imported) + " " + map[bool]string{true: "contact", false: "contacts"}[res.Imported == 1] + " from " + fh.Filename + "."
+	if res.Updated > 0 {
+		msg += " " + itoa(res.Updated) + " were already in the team and were updated (name, tags, attributes; unsubscribes stay)."
+	}
 	if res.Skipped > 0 {
-		msg += " " + itoa(res.Skipped) + " were already in the team and were left as they are."
+		msg += " " + itoa(res.Skipped) + " were already in the team as they are in the file."
 	}
 	return s.redirect(c, "/contacts", "success", strings.TrimSpace(msg))
 }

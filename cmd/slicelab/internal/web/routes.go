@@ -13,6 +13,7 @@ import (
 func (s *server) routes(e *echo.Echo) {
 	editor, admin := need(experiments.RoleEditor), need(experiments.RoleAdmin)
 	small := bodyLimit(64 << 10)
+	imports := bodyLimit(s.ImportMaxBytes) // contact imports stream: large files are fine
 
 	// Public (product.md §11): the links in emails, health checks. No
 	// session, no token; errors are HTML pages.
@@ -48,7 +49,7 @@ func (s *server) routes(e *echo.Echo) {
 	api.GET("/teams/:team/tokens", s.listTokens, admin)
 	api.DELETE("/teams/:team/tokens/:id", s.revokeToken, admin)
 
-	api.POST("/teams/:team/contacts", s.importContacts, editor, bodyLimit(256<<20))
+	api.POST("/teams/:team/contacts", s.importContacts, editor, imports)
 	api.GET("/teams/:team/contacts", s.listContacts)
 	api.GET("/teams/:team/contacts/export", s.exportContact, admin)
 	api.POST("/teams/:team/contacts/erase", s.eraseContact, admin, small)
@@ -100,7 +101,7 @@ func (s *server) routes(e *echo.Echo) {
 	pages.POST("/team/switch", s.switchTeam, small)
 
 	pages.GET("/contacts", s.contactsPage)
-	pages.POST("/contacts", s.contactsUpload, editor, bodyLimit(64<<20))
+	pages.POST("/contacts", s.contactsUpload, editor, imports)
 
 	pages.GET("/experiments", s.experimentsPage)
 	pages.GET("/experiments/new", s.newExperimentPage, editor)

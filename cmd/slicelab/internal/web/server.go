@@ -69,6 +69,8 @@ type Deps struct {
 	// SetupToken, when set, opens /setup/<token>, where the first admin
 	// creates a team and an account; it works only while nobody can sign in.
 	SetupToken string
+	// ImportMaxBytes bounds a contact import's body (API and upload); 0: 1 GiB.
+	ImportMaxBytes int64
 }
 
 // server holds the dependencies; its methods are the handlers.
@@ -89,6 +91,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ImportMaxBytes <= 0 {
+		d.ImportMaxBytes = 1 << 30
 	}
 	s := &server{Deps: d, pages: pages, signins: newIPLimiter(signinEvery, signinBurst, d.Now),
 		lookups: newIPLimiter(lookupEvery, lookupBurst, d.Now),
