@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
+	"slicelab/experiments"
 	"slicelab/tracking"
 )
 
@@ -475,5 +476,25 @@ func checkCounters(t *testing.T, e *env, expID string) {
 	}
 	if wc < raw {
 		t.Errorf("weekly_clickers has %d rows for %d distinct human clickers", wc, raw)
+	}
+}
+
+// waitAssigned polls a launched experiment until its audience is assigned
+// (launch assigns in the background) and returns it.
+func (e *env) waitAssigned(teamID, id uuid.UUID) *experiments.Experiment {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		x, err := e.app.exps.Get(context.Background(), teamID, id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if x.Assignment == nil || x.Assignment.Done || time.Now().After(deadline) {
+			if x.Assignment != nil && !x.Assignment.Done {
+				e.t.Fatalf("experiment %s: assignment not done after 30s: %+v", id, x.Assignment)
+			}
+			return x
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
