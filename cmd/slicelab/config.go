@@ -76,8 +76,8 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_SMTP_URL          smtp://user:pass@host:port?tls=starttls|tls|none; unset: write .eml files to the outbox
   SLICELAB_OUTBOX_DIR        outbox folder (default <SLICELAB_DATA_DIR>/outbox)
   SLICELAB_MAIL_FROM         From address (default "slicelab <noreply@localhost>")
-  SLICELAB_SECRET            signing secret for tracked links, at least 32 characters
-                             (default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
+  SLICELAB_SECRET            signing secret for tracked links, at least 32 characters; required with PostgreSQL
+                             (SQLite default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
   SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
   SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
@@ -220,6 +220,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.db = db
 	c.db.clickFsync = c.ClickFsync
+	if c.db.postgres && c.Secret == "" {
+		// Each instance would make a secret of its own in its data folder, and
+		// links minted by one would be 404 on another.
+		bad("SLICELAB_SECRET", "is required with PostgreSQL (SLICELAB_DATABASE_URL=postgres://…): every instance must sign links with the same secret; set at least %d characters", minSecret)
+	}
 	if c.OutboxDir == "" {
 		c.OutboxDir = filepath.Join(c.DataDir, "outbox")
 	}

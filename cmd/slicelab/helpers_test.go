@@ -219,6 +219,11 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 	e.cancel = cancel
 	a := &app{cfg: cfg, log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		now: e.clock.now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond, tick: 100 * time.Millisecond}
+	if v := e.vars[testRetryBase]; v != "" {
+		if a.retryBase, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := a.init(ctx, true); err != nil {
 		cancel()
 		t.Fatal(err)
