@@ -35,12 +35,16 @@ func (AssignArgs) InsertOpts() river.InsertOpts {
 // QueueAssign is the queue of assignment jobs.
 const QueueAssign = "assign"
 
-// assignPage is how many contacts one transaction assigns; assignSlice is
-// how long one run of the job assigns before it makes way (snoozes, to go
-// on at once), which keeps each run well inside the job timeout.
+// assignPage is how many contacts one transaction assigns (on SQLite, whose
+// one connection the senders share, assignPageSQLite, and the assignment
+// rests as long as each page took: the senders get the connection half the
+// time). assignSlice is how long one run of the job assigns before it makes
+// way (snoozes, to go on at once), which keeps each run well inside the job
+// timeout.
 const (
-	assignPage  = 2000
-	assignSlice = 10 * time.Second
+	assignPage       = 2000
+	assignPageSQLite = 500
+	assignSlice      = 10 * time.Second
 )
 
 // Assigner is the River worker behind AssignArgs.
@@ -71,13 +75,24 @@ func (w *Assigner) Work(ctx context.Context, job *river.Job[AssignArgs]) error {
 		weights[i] = v.Weight
 	}
 	until := time.Now().Add(assignSlice)
+	page, rest := assignPage, false
+	if s.db.Dialect().Name() != dialect.PG {
+		page, rest = assignPageSQLite, true
+	}
 	for {
-		done, err := s.assignNext(ctx, &e, variants, weights)
+		start := time.Now()
+		done, err := s.assignNext(ctx, &e, variants, weights, page)
 		if err != nil {
 			return fmt.Errorf("assign %s: %w", e.ID, err)
 		}
 		if done {
 			return nil
+		}
+		if rest {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Since(start)):
+			}
 		}
 		if ctx.Err() != nil || time.Now().After(until) {
 			return river.JobSnooze(0) // go on at once (does not use up an attempt)
@@ -87,7 +102,7 @@ func (w *Assigner) Work(ctx context.Context, job *river.Job[AssignArgs]) error {
 
 // assignNext assigns the next page of the audience in one transaction and
 // says whether the assignment is done.
-func (s *Service) assignNext(ctx context.Context, e *Experiment, variants []*Variant, weights []float64) (bool, error) {
+func (s *Service) assignNext(ctx context.Context, e *Experiment, variants []*Variant, weights []float64, page int) (bool, error) {
 	done := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var cur struct {
@@ -120,14 +135,14 @@ func (s *Service) assignNext(ctx context.Context, e *Experiment, variants []*Var
 		var contacts []audienceRow
 		cq := tx.NewSelect().Table("contacts").
 			ColumnExpr("id, (unsubscribed_at IS NOT NULL OR bounced_at IS NOT NULL) AS suppressed").
-			Where("team_id = ?", e.TeamID).Where("id > ?", after).Order("id").Limit(assignPage)
+			Where("team_id = ?", e.TeamID).Where("id > ?", after).Order("id").Limit(page)
 		if len(e.Tags) > 0 {
 			cq = cq.Where("id IN (SELECT contact_id FROM contact_tags WHERE team_id = ? AND tag IN (?))", e.TeamID, bun.In(e.Tags))
 		}
 		if err := cq.Scan(ctx, &contacts); err != nil {
 			return err
 		}
-		done = len(contacts) < assignPage
+		done = len(contacts) < page
 		queued := 0
 		if len(contacts) > 0 {
 			cooling, err := s.coolingDown(ctx, tx, e, contacts, now)

@@ -135,13 +135,16 @@ type Sender struct {
 	closed   bool
 
 	gc groupCommit
+	// syncCommit: outcome commits wait for the database's disk (see SenderConfig.SyncCommit).
+	syncCommit bool
 }
 
-// SendObserver is told about sending (the /metrics of cmd/slicelab); nil
-// methods are not called.
+// SendObserver is told about sending (the /metrics of cmd/slicelab).
 type SendObserver interface {
 	Sent(outcome string, n int)  // sent | failed | retry | ambiguous
 	SMTPLatency(seconds float64) // one message handed to the transport
+	// Committed: one group of outcomes recorded.
+	Committed(messages int, seconds float64)
 }
 
 // SenderConfig configures a Sender.
@@ -154,6 +157,13 @@ type SenderConfig struct {
 	// (the send concurrency); 0 keeps none.
 	Connections int
 	Observer    SendObserver
+	// SyncCommit makes each group of outcomes wait for the database to put
+	// its commit on disk (PostgreSQL synchronous_commit, SQLite synchronous
+	// FULL). Off, a commit is durable once the database server has it: a
+	// crash or kill of slicelab loses nothing, a crash of the database
+	// server or machine may lose the last moment's outcomes, and those
+	// messages are sent again (SLICELAB_SEND_FSYNC).
+	SyncCommit bool
 }
 
 // NewSender builds the send worker.
@@ -168,7 +178,7 @@ func NewSender(svc *Service, mailer Mailer, links Links, cfg SenderConfig, log *
 	}
 	return &Sender{db: db, svc: svc, mailer: mailer, links: links, limiter: lim, from: cfg.From, domain: cfg.Domain,
 		log: log, now: now, RetryBase: cfg.RetryBase, compiled: map[uuid.UUID]compiledVariant{}, maxIdle: cfg.Connections,
-		obs: cfg.Observer}
+		obs: cfg.Observer, syncCommit: cfg.SyncCommit}
 }
 
 // Close closes the connections kept open between batches (after the workers stopped).
@@ -655,6 +665,12 @@ func (w *Sender) commit(ctx context.Context, r sendRecord) recordResult {
 func (w *Sender) flush(ctx context.Context, group []*commitWaiter) {
 	var res []recordResult
 	var err error
+	start := time.Now()
+	defer func() {
+		if w.obs != nil {
+			w.obs.Committed(len(group), time.Since(start).Seconds())
+		}
+	}()
 	for try := 0; try < 4; try++ {
 		if try > 0 {
 			time.Sleep(time.Duration(try*try) * 100 * time.Millisecond)
@@ -693,22 +709,37 @@ func (w *Sender) flush(ctx context.Context, group []*commitWaiter) {
 func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordResult, error) {
 	now := w.now().UTC()
 	res := make([]recordResult, len(group))
+	pg := w.db.Dialect().Name() == dialect.PG
 	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		clear(res)
-		// The sent ones: one statement per job attempt.
+		if pg && !w.syncCommit {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+		}
+		// Which deliveries are still their job attempt's: one statement for
+		// the group (and on PostgreSQL, locked until the commit).
+		ids := make([]uuid.UUID, len(group))
+		for i, x := range group {
+			ids[i] = x.r.d.ID
+		}
+		var held []Delivery
+		q := tx.NewSelect().Model(&held).Column("id", "job_id", "job_attempt").
+			Where("id IN (?)", bun.In(ids)).Where("status = ?", DeliverySending)
+		if pg {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return err
+		}
 		type owner struct {
 			job     int64
 			attempt int
 		}
-		sent := map[owner][]int{}
-		var owners []owner
-		for i, x := range group {
-			if x.r.err == nil {
-				o := owner{x.r.job, x.r.attempt}
-				if _, ok := sent[o]; !ok {
-					owners = append(owners, o)
-				}
-				sent[o] = append(sent[o], i)
+		holder := make(map[uuid.UUID]owner, len(held))
+		for _, d := range held {
+			if d.JobID != nil {
+				holder[d.ID] = owner{*d.JobID, d.JobAttempt}
 			}
 		}
 		type vw struct {
@@ -716,29 +747,26 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 			week         string
 		}
 		weekly := map[vw]int{}
-		for _, o := range owners {
-			idx := sent[o]
-			ids := make([]uuid.UUID, len(idx))
-			byID := make(map[uuid.UUID]int, len(idx))
-			for k, i := range idx {
-				ids[k] = group[i].r.d.ID
-				byID[ids[k]] = i
+		var sent []uuid.UUID
+		for i, x := range group {
+			r := x.r
+			if o, ok := holder[r.d.ID]; !ok || o != (owner{r.job, r.attempt}) {
+				continue // another attempt has it now: leave it alone
 			}
-			var done []uuid.UUID
-			if err := tx.NewUpdate().Table("deliveries").Set("status = ?", DeliverySent).Set("sent_at = ?", now).
-				Set("last_error = ''").Set("message_id = CAST(id AS TEXT) || ?", "@"+w.domain).Set("updated_at = ?", now).
-				Where("id IN (?)", bun.In(ids)).Where("status = ?", DeliverySending).
-				Where("job_id = ?", o.job).Where("job_attempt = ?", o.attempt).
-				Returning("id").Scan(ctx, &done); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			for _, id := range done {
-				i := byID[id]
-				res[i].owned = true
-				r := group[i].r
+			res[i].owned = true
+			if r.err == nil {
+				sent = append(sent, r.d.ID)
 				if r.d.VariantID != nil {
 					weekly[vw{r.d.ExperimentID, *r.d.VariantID, tracking.WeekOf(now, r.loc).String()}]++
 				}
+			}
+		}
+		// The sent ones: one statement for the group.
+		if len(sent) > 0 {
+			if _, err := tx.NewUpdate().Table("deliveries").Set("status = ?", DeliverySent).Set("sent_at = ?", now).
+				Set("last_error = ''").Set("message_id = CAST(id AS TEXT) || ?", "@"+w.domain).Set("updated_at = ?", now).
+				Where("id IN (?)", bun.In(sent)).Exec(ctx); err != nil {
+				return err
 			}
 		}
 		keys := slices.Collect(maps.Keys(weekly))
@@ -755,11 +783,10 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 		// The rest, one by one (failures are few).
 		for i, x := range group {
 			r := x.r
-			if r.err == nil {
+			if r.err == nil || !res[i].owned {
 				continue
 			}
-			q := tx.NewUpdate().Table("deliveries").Set("updated_at = ?", now).Where("id = ?", r.d.ID).
-				Where("status = ?", DeliverySending).Where("job_id = ?", r.job).Where("job_attempt = ?", r.attempt)
+			q := tx.NewUpdate().Table("deliveries").Set("updated_at = ?", now).Where("id = ?", r.d.ID)
 			var se *SendError
 			switch err := r.err; {
 			case errors.As(err, &se) && se.Temporary && !r.lastAttempt:
@@ -772,17 +799,13 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 				}
 				q = q.Set("status = ?", DeliveryFailed).Set("last_error = ?", msg)
 			}
-			out, err := q.Exec(ctx)
-			if err != nil {
+			if _, err := q.Exec(ctx); err != nil {
 				return err
 			}
-			if n, _ := out.RowsAffected(); n == 1 {
-				res[i].owned = true
-				if se != nil && se.NoMailbox && !res[i].retry {
-					if _, err := tx.NewUpdate().Table("contacts").Set("bounced_at = ?", now).
-						Where("id = ?", r.d.ContactID).Where("bounced_at IS NULL").Exec(ctx); err != nil {
-						return err
-					}
+			if se != nil && se.NoMailbox && !res[i].retry {
+				if _, err := tx.NewUpdate().Table("contacts").Set("bounced_at = ?", now).
+					Where("id = ?", r.d.ContactID).Where("bounced_at IS NULL").Exec(ctx); err != nil {
+					return err
 				}
 			}
 		}

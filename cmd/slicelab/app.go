@@ -153,7 +153,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	}
 	a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
 		From: a.cfg.MailFrom, Domain: experiments.MailDomain(a.cfg.MailFrom), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
-		Connections: a.cfg.SendConcurrency, Observer: a.sendMetrics,
+		Connections: a.cfg.SendConcurrency, Observer: a.sendMetrics, SyncCommit: a.cfg.SendFsync,
 	}, a.log)
 	digests := okr.NewDigests(a.okr, mail, digestTmpl, a.jobs)
 	ws := river.NewWorkers()

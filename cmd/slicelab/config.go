@@ -40,6 +40,7 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	PprofAddr      string
 	ClickFsync     bool
+	SendFsync      bool
 	// PreviousSecrets are replaced signing secrets; links signed with them
 	// keep working until PreviousUntil.
 	PreviousSecrets []string
@@ -81,7 +82,11 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
   SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
-  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
+  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 16)
+  SLICELAB_SEND_FSYNC        on: every group of recorded send outcomes waits for the database's disk; off: for
+                             its server only (PostgreSQL synchronous_commit=off), which survives a crash or kill
+                             of slicelab, while a crash of the database server or machine may send the last
+                             moment's messages again (default off; SQLite commits are always on disk)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
   SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
@@ -106,7 +111,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Secret:          getenv("SLICELAB_SECRET"),
 		OutboxDir:       getenv("SLICELAB_OUTBOX_DIR"),
 		SendRate:        50,
-		SendConcurrency: 4,
+		SendConcurrency: 16,
 		BatchSize:       100,
 		BotWindow:       10 * time.Second,
 		ContactCooldown: 24 * time.Hour,
@@ -167,6 +172,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("SLICELAB_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	}
+	switch v := getenv("SLICELAB_SEND_FSYNC"); v {
+	case "", "off":
+	case "on":
+		c.SendFsync = true
+	default:
+		bad("SLICELAB_SEND_FSYNC", "%q is not on or off", v)
 	}
 	switch v := getenv("SLICELAB_CLICK_FSYNC"); v {
 	case "", "on":

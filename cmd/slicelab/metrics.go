@@ -91,6 +91,8 @@ func (m *clickMetrics) Projected(n int, took time.Duration) {
 type sendMetrics struct {
 	sends   *prometheus.CounterVec
 	latency prometheus.Histogram
+	group   prometheus.Histogram
+	commit  prometheus.Histogram
 }
 
 // newSendMetrics registers the send pipeline's metrics on reg. queue reads
@@ -104,6 +106,10 @@ func newSendMetrics(reg prometheus.Registerer, queue func(context.Context) (map[
 			[]string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_smtp_send_seconds",
 			Help: "Time to hand one message to the mail transport (SMTP: MAIL, RCPT, DATA, RSET).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
+		group: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_send_commit_messages",
+			Help: "Outcomes recorded per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_send_commit_seconds",
+			Help: "Time to record one group of outcomes.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
 	}
 	for _, o := range []string{"sent", "failed", "retry", "ambiguous"} {
 		m.sends.WithLabelValues(o)
@@ -111,7 +117,7 @@ func newSendMetrics(reg prometheus.Registerer, queue func(context.Context) (map[
 	depth := prometheus.NewDesc("slicelab_send_queue_jobs", "Send batch jobs in River's queue by state (available, scheduled, retryable, running).", []string{"state"}, nil)
 	running := prometheus.NewDesc("slicelab_assignments_running", "Launched experiments still assigning their audience.", nil, nil)
 	assigned := prometheus.NewDesc("slicelab_assignment_contacts_assigned", "Contacts assigned so far by the assignments still running.", nil, nil)
-	reg.MustRegister(m.sends, m.latency, collectorFunc{descs: []*prometheus.Desc{depth, running, assigned}, collect: func(ch chan<- prometheus.Metric) {
+	reg.MustRegister(m.sends, m.latency, m.group, m.commit, collectorFunc{descs: []*prometheus.Desc{depth, running, assigned}, collect: func(ch chan<- prometheus.Metric) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if q, err := queue(ctx); err == nil {
@@ -129,6 +135,10 @@ func newSendMetrics(reg prometheus.Registerer, queue func(context.Context) (map[
 
 func (m *sendMetrics) Sent(outcome string, n int)  { m.sends.WithLabelValues(outcome).Add(float64(n)) }
 func (m *sendMetrics) SMTPLatency(seconds float64) { m.latency.Observe(seconds) }
+func (m *sendMetrics) Committed(n int, seconds float64) {
+	m.group.Observe(float64(n))
+	m.commit.Observe(seconds)
+}
 
 // collectorFunc is a Prometheus collector of metrics read at scrape time.
 type collectorFunc struct {
