@@ -203,6 +203,7 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 		"SLICELAB_MAIL_FROM":        "Growth team <insights@slicelab.test>",
 		"SLICELAB_SECRET":           "test-secret-0123456789abcdef0123456789abcdef",
 		"SLICELAB_SEND_RATE":        "0",
+		"SLICELAB_SEND_CONCURRENCY": "4", // (the default, 16, makes -race runs slower for nothing)
 		"SLICELAB_BOT_WINDOW":       "0s",
 		"SLICELAB_CONTACT_COOLDOWN": "0s",
 		"SLICELAB_LOG_LEVEL":        "warn",

@@ -326,3 +326,34 @@ func testStopMidSend(t *testing.T, sig syscall.Signal) {
 	t.Logf("%s: A sent %d before the stop, B %d, A again %d; %d ambiguous; completed %.1f s after the launch",
 		sig, len(a.smtp.messages()), len(b.smtp.messages()), len(a2.smtp.messages()), len(ambiguous), time.Since(start).Seconds())
 }
+
+// The experiment's JSON shows the background assignment, and /metrics the
+// sends by outcome, the SMTP latency, the send queue and the assignments.
+func TestSendProgressAndMetrics(t *testing.T) {
+	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
+	tok := e.teamToken("growth", "editor")
+	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(30, "example.test"), nil)
+	exp := e.createAndLaunch(tok, "growth", experimentBody("Metrics", 0))
+	e.waitDone(tok, exp.ID, 30*time.Second)
+	var got struct {
+		Assignment *struct {
+			Assigned int  `json:"assigned"`
+			Done     bool `json:"done"`
+		} `json:"assignment"`
+	}
+	e.api("GET", "/api/v1/experiments/"+exp.ID, tok, nil, &got)
+	if got.Assignment == nil || got.Assignment.Assigned != 30 || !got.Assignment.Done {
+		t.Errorf("assignment %+v, want 30 assigned and done", got.Assignment)
+	}
+	m := e.metrics()
+	if m[`slicelab_sends_total{outcome="sent"}`] != 30 || m[`slicelab_sends_total{outcome="ambiguous"}`] != 0 ||
+		m["slicelab_smtp_send_seconds_count"] != 30 || m["slicelab_send_commit_messages_sum"] != 30 {
+		t.Errorf("send metrics: sent %v, ambiguous %v, SMTP latencies %v, outcomes committed %v", m[`slicelab_sends_total{outcome="sent"}`],
+			m[`slicelab_sends_total{outcome="ambiguous"}`], m["slicelab_smtp_send_seconds_count"], m["slicelab_send_commit_messages_sum"])
+	}
+	for _, k := range []string{`slicelab_send_queue_jobs{state="available"}`, "slicelab_assignments_running", "slicelab_assignment_contacts_assigned"} {
+		if v, ok := m[k]; !ok || v != 0 {
+			t.Errorf("%s = %v (present %v), want 0 once done", k, v, ok)
+		}
+	}
+}
