@@ -59,6 +59,12 @@ type Experiment struct {
 	PausedAt    *time.Time `bun:"paused_at" json:"paused_at"`
 	CancelledAt *time.Time `bun:"cancelled_at" json:"cancelled_at"`
 
+	// The background assignment of the audience (launch.go).
+	AssignAfter   *uuid.UUID `bun:"assign_after,type:uuid" json:"-"`
+	AssignBatches int        `bun:"assign_batches" json:"-"`
+	Assigned      int        `bun:"assigned" json:"-"`
+	AssignDone    bool       `bun:"assign_done" json:"-"`
+
 	TestShare          *float64   `bun:"test_share" json:"-"`
 	WinnerWaitSeconds  int64      `bun:"winner_wait_seconds" json:"-"`
 	WinnerMinPerArm    int        `bun:"winner_min_per_arm" json:"-"`
@@ -77,6 +83,9 @@ type Experiment struct {
 	Audience  Audience        `bun:"-" json:"audience"`
 	Variants  []*Variant      `bun:"rel:has-many,join:id=experiment_id" json:"variants"`
 	Progress  *Progress       `bun:"-" json:"progress"`
+	// Assignment is how far the launch has come in assigning the audience
+	// (it runs in the background; sending starts with its first pages).
+	Assignment *Assignment `bun:"-" json:"assignment"`
 	// Warnings point out what saved but may not do what was meant (answers
 	// to create and change only; not stored).
 	Warnings []Warning `bun:"-" json:"warnings,omitempty"`
@@ -107,6 +116,12 @@ type Variant struct {
 	Links []string `bun:"-" json:"links"` // tracked destinations, in link index order
 
 	attrs map[string][]string // contact attributes each template reads, by field (at save time)
+}
+
+// Assignment is the progress of a launch's assignment of the audience.
+type Assignment struct {
+	Assigned int  `json:"assigned"` // contacts of the audience that have a delivery so far
+	Done     bool `json:"done"`
 }
 
 // Progress counts deliveries by status.
@@ -596,6 +611,9 @@ func (s *Service) load(ctx context.Context, teamID, id uuid.UUID) (*Experiment, 
 // fill derives the JSON views of the stored settings.
 func (e *Experiment) fill() {
 	e.Audience = Audience{Tags: e.Tags}
+	if e.LaunchedAt != nil {
+		e.Assignment = &Assignment{Assigned: e.Assigned, Done: e.AssignDone}
+	}
 	if e.TestShare != nil {
 		e.Winner = &WinnerSettings{TestShare: *e.TestShare, Wait: (time.Duration(e.WinnerWaitSeconds) * time.Second).String(),
 			MinPerArm: e.WinnerMinPerArm, MinChance: e.WinnerMinChance, Fallback: e.WinnerFallback,

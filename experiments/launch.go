@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slicelab/tracking"
 	"strings"
 	"time"
 
@@ -40,6 +39,10 @@ type Delivery struct {
 	MessageID    string     `bun:"message_id"`
 	SentAt       *time.Time `bun:"sent_at"`
 	UpdatedAt    time.Time  `bun:"updated_at"`
+	// JobID and JobAttempt name the send job (and its attempt) that claimed
+	// the delivery last.
+	JobID      *int64 `bun:"job_id"`
+	JobAttempt int    `bun:"job_attempt"`
 }
 
 // launchGrace lets a launch time a little in the past (clocks differ) mean now.
@@ -48,8 +51,8 @@ const launchGrace = time.Minute
 // maxScheduleAhead bounds how far ahead a launch can be scheduled.
 const maxScheduleAhead = 366 * 24 * time.Hour
 
-// Launch assigns the audience and queues the send work, in one transaction:
-// either every delivery and every send job is written, or nothing is. With
+// Launch validates and starts an experiment: it is running at once and its
+// audience is assigned in the background (AssignArgs), sending as it goes. With
 // at in the future the experiment is scheduled instead, and the lifecycle
 // tick launches it at that time. Only a draft (or a scheduled experiment)
 // can be launched, so a second launch is a conflict and sends nothing.
@@ -128,39 +131,38 @@ func orList(xs []string) string {
 	}
 }
 
-// launchTx does the launch inside tx.
+// launchTx does the launch inside tx: the experiment is running and its
+// assignment job is queued. The audience is assigned in the background
+// (AssignArgs), page by page, and each page's send jobs start at once.
 func (s *Service) launchTx(ctx context.Context, tx bun.Tx, teamID, id uuid.UUID, now time.Time) error {
 	err := s.transition(ctx, tx, teamID, id, []Status{StatusDraft, StatusScheduled}, StatusRunning, "launched",
-		func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("launched_at = ?", now) })
+		func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			return q.Set("launched_at = ?", now).Set("assign_after = NULL").Set("assign_batches = 0").
+				Set("assigned = 0").Set("assign_done = ?", false)
+		})
 	if err != nil {
 		return err
 	}
-	var e Experiment
-	if err := tx.NewSelect().Model(&e).Where("id = ?", id).Scan(ctx); err != nil {
-		return err
+	if _, err := s.jobs.InsertManyTx(ctx, tx.Tx, []river.InsertManyParams{{Args: AssignArgs{ExperimentID: id}}}); err != nil {
+		return fmt.Errorf("enqueue assignment: %w", err)
 	}
-	var variants []*Variant
-	if err := tx.NewSelect().Model(&variants).Column("id", "weight").Where("experiment_id = ?", id).Order("position").Scan(ctx); err != nil {
-		return err
-	}
-	weights := make([]float64, len(variants))
-	for i, v := range variants {
-		weights[i] = v.Weight
-	}
-	batches, err := s.assignAll(ctx, tx, &e, variants, weights, now)
-	if err != nil {
-		return err
-	}
-	if err := s.enqueue(ctx, tx, id, 0, batches); err != nil {
-		return err
-	}
-	return s.completeIfDone(ctx, tx, id)
+	return nil
 }
 
-// enqueue inserts the send jobs of batches [from, to) in tx.
+// enqueue inserts the send jobs of batches [from, to) in tx. A batch has at
+// most one send job waiting, running or retrying (SendBatchArgs.InsertOpts):
+// inserting it again is a no-op.
 func (s *Service) enqueue(ctx context.Context, tx bun.Tx, id uuid.UUID, from, to int) error {
-	params := make([]river.InsertManyParams, 0, to-from)
+	batches := make([]int, 0, to-from)
 	for b := from; b < to; b++ {
+		batches = append(batches, b)
+	}
+	return s.enqueueBatches(ctx, tx, id, batches)
+}
+
+func (s *Service) enqueueBatches(ctx context.Context, tx bun.Tx, id uuid.UUID, batches []int) error {
+	params := make([]river.InsertManyParams, 0, len(batches))
+	for _, b := range batches {
 		params = append(params, river.InsertManyParams{Args: SendBatchArgs{ExperimentID: id, Batch: b}})
 	}
 	for start := 0; start < len(params); start += 1000 {
@@ -176,7 +178,7 @@ func (s *Service) completeIfDone(ctx context.Context, db bun.IDB, id uuid.UUID) 
 	now := s.now().UTC()
 	_, err := db.NewUpdate().Table("experiments").Set("status = ?", StatusCompleted).
 		Set("completed_at = ?", now).Set("updated_at = ?", now).
-		Where("id = ?", id).Where("status = ?", StatusRunning).
+		Where("id = ?", id).Where("status = ?", StatusRunning).Where("assign_done = ?", true).
 		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE experiment_id = ? AND status IN (?, ?, ?))",
 			id, DeliveryQueued, DeliverySending, DeliveryWaiting).
 		Exec(ctx)
@@ -197,7 +199,8 @@ func (s *Service) Pause(ctx context.Context, teamID, id uuid.UUID) (*Experiment,
 }
 
 // Resume lets a paused experiment send again: every batch that still has
-// queued deliveries gets a send job.
+// queued deliveries gets a send job, unless it has one waiting, running or
+// waiting to retry (unique by args), so a batch never has two.
 func (s *Service) Resume(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.transition(ctx, tx, teamID, id, []Status{StatusPaused}, StatusRunning, "resumed",
@@ -209,10 +212,8 @@ func (s *Service) Resume(ctx context.Context, teamID, id uuid.UUID) (*Experiment
 			Where("status = ?", DeliveryQueued).Scan(ctx, &batches); err != nil {
 			return err
 		}
-		for _, b := range batches {
-			if err := s.enqueue(ctx, tx, id, b, b+1); err != nil {
-				return err
-			}
+		if err := s.enqueueBatches(ctx, tx, id, batches); err != nil {
+			return err
 		}
 		return s.completeIfDone(ctx, tx, id)
 	})
@@ -274,70 +275,6 @@ func (s *Service) LaunchDue(ctx context.Context) (int, error) {
 type audienceRow struct {
 	ID         uuid.UUID `bun:"id"`
 	Suppressed bool      `bun:"suppressed"`
-}
-
-// assignAll writes one delivery per audience contact, page by page, and
-// returns the number of send batches.
-func (s *Service) assignAll(ctx context.Context, tx bun.Tx, e *Experiment, variants []*Variant, weights []float64, now time.Time) (int, error) {
-	const page = 2000
-	var after uuid.UUID
-	queued := 0
-	for {
-		var contacts []audienceRow
-		q := tx.NewSelect().Table("contacts").
-			ColumnExpr("id, (unsubscribed_at IS NOT NULL OR bounced_at IS NOT NULL) AS suppressed").
-			Where("team_id = ?", e.TeamID).Where("id > ?", after).Order("id").Limit(page)
-		if len(e.Tags) > 0 {
-			q = q.Where("id IN (SELECT contact_id FROM contact_tags WHERE team_id = ? AND tag IN (?))", e.TeamID, bun.In(e.Tags))
-		}
-		if err := q.Scan(ctx, &contacts); err != nil {
-			return 0, err
-		}
-		if len(contacts) == 0 {
-			break
-		}
-		cooling, err := s.coolingDown(ctx, tx, e, contacts, now)
-		if err != nil {
-			return 0, err
-		}
-		rows := make([]Delivery, len(contacts))
-		for i, c := range contacts {
-			d := Delivery{ID: tracking.NewID(), ExperimentID: e.ID, ContactID: c.ID, UpdatedAt: now, Batch: -1}
-			arm := Assign(e.ID, c.ID, e.Holdout, weights)
-			if arm >= 0 {
-				d.VariantID = &variants[arm].ID
-			}
-			switch {
-			case arm < 0:
-				d.Status = DeliveryHeldOut
-			case c.Suppressed:
-				d.Status = DeliverySuppressed
-				d.LastError = "unsubscribed or bounced"
-			case cooling[c.ID]:
-				d.Status = DeliverySuppressed
-				d.LastError = fmt.Sprintf("cool-down: emailed by another experiment within %s", s.cfg.ContactCooldown)
-			case e.TestShare != nil && !InTestShare(e.ID, c.ID, *e.TestShare):
-				d.Status = DeliveryWaiting // gets the winner later
-				d.VariantID = nil
-			default:
-				d.Status = DeliveryQueued
-				d.Batch = queued / s.cfg.BatchSize
-				queued++
-			}
-			rows[i] = d
-		}
-		for start := 0; start < len(rows); start += 500 {
-			part := rows[start:min(start+500, len(rows))]
-			if _, err := tx.NewInsert().Model(&part).Exec(ctx); err != nil {
-				return 0, err
-			}
-		}
-		after = contacts[len(contacts)-1].ID
-		if len(contacts) < page {
-			break
-		}
-	}
-	return (queued + s.cfg.BatchSize - 1) / s.cfg.BatchSize, nil
 }
 
 // coolingDown finds the contacts of a page that another experiment of the

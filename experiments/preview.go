@@ -110,8 +110,12 @@ func (w *Sender) SendTest(ctx context.Context, teamID, id uuid.UUID, variant, co
 		return nil, fmt.Errorf("experiments: test send: %w", err)
 	}
 	defer sess.Close()
+	from, replyTo, err := w.senders.of(ctx, w.svc, teamID, w.from, w.now())
+	if err != nil {
+		return nil, err
+	}
 	msgID := tracking.NewID()
-	err = sess.Send(ctx, Message{DeliveryID: msgID, TeamID: teamID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: w.from,
+	err = sess.Send(ctx, Message{DeliveryID: msgID, TeamID: teamID, MessageID: "test-" + msgID.String() + "@" + w.domain, From: from, ReplyTo: replyTo,
 		To: a.Address, Subject: "[Test] " + p.Subject, HTML: p.HTML, Text: p.Text, UnsubscribeURL: w.links.UnsubscribeURL(p.VariantID, uuid.Nil)})
 	if err != nil {
 		return nil, fmt.Errorf("experiments: test send to %s: %w", a.Address, err)

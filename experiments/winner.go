@@ -16,6 +16,8 @@ func (s *Service) PickDueWinners(ctx context.Context) (int, error) {
 	var due []Experiment
 	if err := s.db.NewSelect().Model(&due).Column("id", "team_id", "launched_at", "winner_wait_seconds").
 		Where("status = ?", StatusRunning).Where("test_share IS NOT NULL").Where("winner_picked_at IS NULL").
+		Where("assign_done = ?", true). // every waiting contact is assigned
+
 		Scan(ctx); err != nil {
 		return 0, fmt.Errorf("experiments: due winners: %w", err)
 	}

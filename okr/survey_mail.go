@@ -58,8 +58,13 @@ func NewSurveyMailer(svc *Service, mail Mail, tmpl EmailTemplate) *SurveyMailer 
 	return &SurveyMailer{svc: svc, mail: mail, tmpl: tmpl}
 }
 
-// Timeout leaves time for large teams over slow mail servers.
-func (m *SurveyMailer) Timeout(*river.Job[SurveyReminderArgs]) time.Duration { return 30 * time.Minute }
+// Timeout is the River client's job timeout (experiments.JobTimeout), which
+// stays under the time after which River takes a running job for a dead
+// process's and runs it again: a large team over a slow mail server goes on
+// in the next run, from the recorded progress.
+func (m *SurveyMailer) Timeout(*river.Job[SurveyReminderArgs]) time.Duration {
+	return experiments.JobTimeout
+}
 
 // surveyProgress is what a run has done so far, by member of a team; it is
 // kept in the job's recorded output, which River saves on success and on
@@ -132,6 +137,10 @@ func (m *SurveyMailer) Work(ctx context.Context, job *river.Job[SurveyReminderAr
 			key := memberKey(t.ID, mem.ID)
 			if done[key] {
 				continue
+			}
+			if err := ctx.Err(); err != nil { // timed out: the next run goes on from here
+				record()
+				return fmt.Errorf("okr: survey emails: %w", err)
 			}
 			msg, err := m.mail.message(m.tmpl, "survey", mem, map[string]any{
 				"Name": mem.DisplayName(), "Week": week.String(), "Dates": week.Dates(), "Link": m.SurveyURL(t.ID, mem.ID, week),

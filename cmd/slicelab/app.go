@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
 
 	"slicelab/cmd/slicelab/internal/web"
 	"slicelab/experiments"
@@ -45,7 +46,8 @@ type app struct {
 	jobs  *river.Client[*sql.Tx]
 	river *river.Client[*sql.Tx]
 	// metrics is the process's Prometheus registry (/metrics).
-	metrics *prometheus.Registry
+	metrics     *prometheus.Registry
+	sendMetrics *sendMetrics
 
 	// riverPoll overrides River's fetch poll interval (tests use a short one).
 	riverPoll time.Duration
@@ -135,6 +137,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		return nil
 	}
 
+	a.sendMetrics = newSendMetrics(a.metrics, a.sendQueue, a.exps.Assigning)
 	var mailer experiments.Mailer = &outboxMailer{dir: a.cfg.OutboxDir}
 	if a.cfg.smtp != nil {
 		mailer = &smtpMailer{target: a.cfg.smtp, domain: experiments.MailDomain(a.cfg.MailFrom)}
@@ -150,11 +153,13 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	}
 	a.sender = experiments.NewSender(a.exps, mailer, a.trk, experiments.SenderConfig{
 		From: a.cfg.MailFrom, Domain: experiments.MailDomain(a.cfg.MailFrom), Rate: a.cfg.SendRate, RetryBase: a.retryBase,
+		Connections: a.cfg.SendConcurrency, Observer: a.sendMetrics, SyncCommit: a.cfg.SendFsync,
 	}, a.log)
 	a.sender.TestSends = &experiments.TestSendPolicy{Allowed: a.cfg.TestRecipients}
 	digests := okr.NewDigests(a.okr, mail, digestTmpl, a.jobs)
 	ws := river.NewWorkers()
 	river.AddWorker(ws, a.sender)
+	river.AddWorker(ws, experiments.NewAssigner(a.exps))
 	river.AddWorker(ws, experiments.NewTicker(a.exps))
 	river.AddWorker(ws, digests.QueueWorker())
 	river.AddWorker(ws, digests.EmailWorker())
@@ -165,6 +170,10 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		FetchPollInterval: a.riverPoll,
 		FetchCooldown:     min(a.riverPoll, 100*time.Millisecond),
 		Workers:           ws,
+		// A killed instance's running jobs are taken up by the others soon
+		// (experiments.RescueAfter); no job runs longer than JobTimeout.
+		JobTimeout:           experiments.JobTimeout,
+		RescueStuckJobsAfter: experiments.RescueAfter,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(a.tick),
 				func() (river.JobArgs, *river.InsertOpts) { return experiments.TickArgs{}, nil },
@@ -174,14 +183,33 @@ func (a *app) init(ctx context.Context, workers bool) error {
 			a.okr.SurveyPeriodicJob(),
 		},
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault:    {MaxWorkers: 2},
-			experiments.QueueSend: {MaxWorkers: a.cfg.SendConcurrency},
+			river.QueueDefault:      {MaxWorkers: 2},
+			experiments.QueueSend:   {MaxWorkers: a.cfg.SendConcurrency},
+			experiments.QueueAssign: {MaxWorkers: 2},
 		},
 	})
 	if err != nil {
 		return a.failClose(fmt.Errorf("river: %w", err))
 	}
 	return nil
+}
+
+// sendQueue counts the send batch jobs in River's queue by state.
+func (a *app) sendQueue(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		State string `bun:"state"`
+		N     int    `bun:"n"`
+	}
+	if err := a.st.db.NewSelect().TableExpr("river_job").ColumnExpr("state, count(*) AS n").
+		Where("queue = ?", experiments.QueueSend).Where("state IN (?)", bun.In([]string{"available", "scheduled", "retryable", "running"})).
+		Group("state").Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
 }
 
 func (a *app) failClose(err error) error {
@@ -302,6 +330,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			ccancel()
 		}
 		cancel()
+	}
+	if a.sender != nil {
+		a.sender.Close()
 	}
 	if a.spool != nil {
 		if n := a.spool.Pending(); n > 0 {

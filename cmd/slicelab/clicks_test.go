@@ -585,7 +585,8 @@ func TestClickFsyncSetting(t *testing.T) {
 		url := dbURL(t)
 		for _, fsync := range []string{"on", "off"} {
 			cfg, err := loadConfig(func(k string) string {
-				return map[string]string{"SLICELAB_DATABASE_URL": url, "SLICELAB_CLICK_FSYNC": fsync, "SLICELAB_DATA_DIR": t.TempDir()}[k]
+				return map[string]string{"SLICELAB_DATABASE_URL": url, "SLICELAB_CLICK_FSYNC": fsync, "SLICELAB_DATA_DIR": t.TempDir(),
+					"SLICELAB_SECRET": "test-secret-0123456789abcdef0123456789abcdef"}[k]
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -40,6 +40,7 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	PprofAddr      string
 	ClickFsync     bool
+	SendFsync      bool
 	// PreviousSecrets are replaced signing secrets; links signed with them
 	// keep working until PreviousUntil.
 	PreviousSecrets []string
@@ -81,14 +82,18 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_SMTP_URL          smtp://user:pass@host:port?tls=starttls|tls|none; unset: write .eml files to the outbox
   SLICELAB_OUTBOX_DIR        outbox folder (default <SLICELAB_DATA_DIR>/outbox)
   SLICELAB_MAIL_FROM         From address (default "slicelab <noreply@localhost>")
-  SLICELAB_SECRET            signing secret for tracked links, at least 32 characters
-                             (default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
+  SLICELAB_SECRET            signing secret for tracked links, at least 32 characters; required with PostgreSQL
+                             (SQLite default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
   SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
   SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
   SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
   SLICELAB_TEST_RECIPIENTS   comma-separated addresses (pm@example.com) or domains (@example.com) that may receive
                              test messages besides the team's members (default: members only; 60 a team per hour)
-  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process (default 4)
+  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 16)
+  SLICELAB_SEND_FSYNC        on: every group of recorded send outcomes waits for the database's disk; off: for
+                             its server only (PostgreSQL synchronous_commit=off), which survives a crash or kill
+                             of slicelab, while a crash of the database server or machine may send the last
+                             moment's messages again (default off; SQLite commits are always on disk)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
   SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
@@ -114,7 +119,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Secret:          getenv("SLICELAB_SECRET"),
 		OutboxDir:       getenv("SLICELAB_OUTBOX_DIR"),
 		SendRate:        50,
-		SendConcurrency: 4,
+		SendConcurrency: 16,
 		BatchSize:       100,
 		BotWindow:       10 * time.Second,
 		ContactCooldown: 24 * time.Hour,
@@ -198,6 +203,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("SLICELAB_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
 	}
+	switch v := getenv("SLICELAB_SEND_FSYNC"); v {
+	case "", "off":
+	case "on":
+		c.SendFsync = true
+	default:
+		bad("SLICELAB_SEND_FSYNC", "%q is not on or off", v)
+	}
 	switch v := getenv("SLICELAB_CLICK_FSYNC"); v {
 	case "", "on":
 	case "off":
@@ -250,6 +262,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.db = db
 	c.db.clickFsync = c.ClickFsync
+	if c.db.postgres && c.Secret == "" {
+		// Each instance would make a secret of its own in its data folder, and
+		// links minted by one would be 404 on another.
+		bad("SLICELAB_SECRET", "is required with PostgreSQL (SLICELAB_DATABASE_URL=postgres://…): every instance must sign links with the same secret; set at least %d characters", minSecret)
+	}
 	if c.OutboxDir == "" {
 		c.OutboxDir = filepath.Join(c.DataDir, "outbox")
 	}

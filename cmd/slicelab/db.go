@@ -129,9 +129,29 @@ func (s *store) riverDriver() riverdriver.Driver[*sql.Tx] {
 	return riversqlite.New(s.db.DB)
 }
 
+// migrateLockKey is the PostgreSQL advisory lock that migrations hold.
+const migrateLockKey = 0x736c6963656c6162 // "slicelab"
+
 // migrateUp applies slicelab's migrations, the click ledger's and River's,
-// in that order.
+// in that order. On PostgreSQL it holds an advisory lock meanwhile, so
+// instances starting together migrate one after the other (the later ones
+// find nothing left to do).
 func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
+	if s.postgres {
+		conn, err := s.db.DB.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
+			return fmt.Errorf("migrate: take the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)) //nolint:errcheck // the session ends with conn anyway
+	}
+	return s.migrateAll(ctx, out)
+}
+
+func (s *store) migrateAll(ctx context.Context, out io.Writer) error {
 	group, err := migrations.Up(ctx, s.db)
 	if err != nil {
 		return err

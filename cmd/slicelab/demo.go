@@ -330,8 +330,13 @@ func (d *demoLoader) run(in experiments.CreateInput, arms []demoArm, launch time
 		return err
 	}
 	d.clock.set(launch)
-	e, err = a.exps.Launch(ctx, d.team.ID, e.ID, nil)
-	if err != nil {
+	if _, err = a.exps.Launch(ctx, d.team.ID, e.ID, nil); err != nil {
+		return err
+	}
+	if err := a.exps.AssignNow(ctx, e.ID); err != nil {
+		return err
+	}
+	if e, err = a.exps.Get(ctx, d.team.ID, e.ID); err != nil {
 		return err
 	}
 	batches := (e.Progress.Queued + a.cfg.BatchSize - 1) / max(a.cfg.BatchSize, 1)

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
+	"slicelab/experiments"
 	"slicelab/tracking"
 )
 
@@ -202,6 +203,7 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 		"SLICELAB_MAIL_FROM":        "Growth team <insights@slicelab.test>",
 		"SLICELAB_SECRET":           "test-secret-0123456789abcdef0123456789abcdef",
 		"SLICELAB_SEND_RATE":        "0",
+		"SLICELAB_SEND_CONCURRENCY": "4", // (the default, 16, makes -race runs slower for nothing)
 		"SLICELAB_BOT_WINDOW":       "0s",
 		"SLICELAB_CONTACT_COOLDOWN": "0s",
 		"SLICELAB_LOG_LEVEL":        "warn",
@@ -218,6 +220,11 @@ func startEnv(t testing.TB, dbURL string, mods ...func(map[string]string)) *env 
 	e.cancel = cancel
 	a := &app{cfg: cfg, log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		now: e.clock.now, riverPoll: 50 * time.Millisecond, retryBase: 100 * time.Millisecond, tick: 100 * time.Millisecond}
+	if v := e.vars[testRetryBase]; v != "" {
+		if a.retryBase, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := a.init(ctx, true); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -539,5 +546,25 @@ func checkDeliveryCounts(t testing.TB, e *env, expID string) {
 	}
 	if fmt.Sprint(fromCounters) != fmt.Sprint(fromRows) {
 		t.Errorf("delivery_counts %v disagree with the deliveries %v", fromCounters, fromRows)
+	}
+}
+
+// waitAssigned polls a launched experiment until its audience is assigned
+// (launch assigns in the background) and returns it.
+func (e *env) waitAssigned(teamID, id uuid.UUID) *experiments.Experiment {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		x, err := e.app.exps.Get(context.Background(), teamID, id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if x.Assignment == nil || x.Assignment.Done || time.Now().After(deadline) {
+			if x.Assignment != nil && !x.Assignment.Done {
+				e.t.Fatalf("experiment %s: assignment not done after 30s: %+v", id, x.Assignment)
+			}
+			return x
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

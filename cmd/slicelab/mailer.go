@@ -23,7 +23,9 @@ type smtpMailer struct {
 
 func (m *smtpMailer) Open(ctx context.Context) (experiments.MailSession, error) {
 	t := m.target
-	opts := []mail.Option{mail.WithPort(t.port), mail.WithTimeout(30 * time.Second), mail.WithHELO(m.domain)}
+	// No NOOP before every message (a round trip each): a kept connection is
+	// checked once when a batch takes it (smtpSession.Check).
+	opts := []mail.Option{mail.WithPort(t.port), mail.WithTimeout(30 * time.Second), mail.WithHELO(m.domain), mail.WithoutNoop()}
 	switch t.tls {
 	case "none":
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
@@ -45,7 +47,12 @@ func (m *smtpMailer) Open(ctx context.Context) (experiments.MailSession, error) 
 	return &smtpSession{c: c}, nil
 }
 
-type smtpSession struct{ c *mail.Client }
+// smtpSession is one connection, kept open across batches (the Sender keeps
+// a few). go-mail sends RSET after every message.
+type smtpSession struct {
+	c      *mail.Client
+	broken bool // the connection failed after a message was accepted
+}
 
 func (s *smtpSession) Send(_ context.Context, m experiments.Message) error {
 	msg, err := buildMsg(m)
@@ -53,16 +60,34 @@ func (s *smtpSession) Send(_ context.Context, m experiments.Message) error {
 		return &experiments.SendError{Message: "build message: " + err.Error()}
 	}
 	if err := s.c.Send(msg); err != nil {
-		return mapSendError(err)
+		var se *mail.SendError
+		if errors.As(err, &se) && se.Reason == mail.ErrSMTPReset && msg.IsDelivered() {
+			// Accepted; only the RSET after it failed. Sent, on a connection not to reuse.
+			s.broken = true
+			return nil
+		}
+		out := mapSendError(err)
+		if errors.As(err, &se) && (se.Reason == mail.ErrConnCheck || (se.Reason == mail.ErrSMTPMailFrom && se.ErrorCode() == 0)) {
+			out.NotHanded = true // nothing of the message reached the server
+		}
+		return out
 	}
 	return nil
+}
+
+// Check tells whether a kept connection still works (NOOP).
+func (s *smtpSession) Check() error {
+	if s.broken {
+		return errors.New("connection broken")
+	}
+	return s.c.Reset()
 }
 
 func (s *smtpSession) Close() error { return s.c.Close() }
 
 // mapSendError turns go-mail's error into the domain's: 4xx and connection
 // trouble are temporary, 5xx permanent, and "no such mailbox" marks a bounce.
-func mapSendError(err error) error {
+func mapSendError(err error) *experiments.SendError {
 	var se *mail.SendError
 	if !errors.As(err, &se) {
 		return &experiments.SendError{Temporary: true, Message: err.Error()}
@@ -90,6 +115,11 @@ func buildMsg(m experiments.Message) (*mail.Msg, error) {
 	}
 	if err := msg.AddToFormat(m.ToName, m.To); err != nil {
 		return nil, err
+	}
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return nil, err
+		}
 	}
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(m.MessageID)

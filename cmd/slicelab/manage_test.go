@@ -351,6 +351,20 @@ func TestTeamSender(t *testing.T) {
 		if st, _ := e.api("PATCH", "/api/v1/teams/growth", e.teamToken("growth", "editor"), map[string]string{"reply_to": ""}, nil); st != 403 {
 			t.Errorf("an editor changed the sender: %d", st)
 		}
+		// The team's experiments go out From its sender, with its Reply-To.
+		editor := e.teamToken("growth", "editor")
+		e.api("POST", "/api/v1/teams/growth/contacts", editor, contactsCSV(3, "example.test"), nil)
+		exp := e.createAndLaunch(editor, "growth", experimentBody("From the team", 0))
+		e.waitDone(editor, exp.ID, 30*time.Second)
+		msgs := e.smtp.messages()
+		if len(msgs) == 0 {
+			t.Fatal("nothing was sent")
+		}
+		for _, m := range msgs {
+			if from, rt := m.msg.Header.Get("From"), m.msg.Header.Get("Reply-To"); from != `"Growth team" <growth@example.com>` || rt != "<replies@example.com>" {
+				t.Errorf("message to %s: From %q, Reply-To %q", m.rcpt, from, rt)
+			}
+		}
 	})
 }
 

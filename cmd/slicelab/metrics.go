@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"slicelab/experiments"
 	"slicelab/tracking"
 	"time"
 
@@ -83,3 +85,70 @@ func (m *clickMetrics) Projected(n int, took time.Duration) {
 	m.projected.Add(float64(n))
 	m.chunk.Observe(took.Seconds())
 }
+
+// sendMetrics are the send pipeline's metrics: what the Sender reports
+// (experiments.SendObserver), and gauges read from the database when scraped.
+type sendMetrics struct {
+	sends   *prometheus.CounterVec
+	latency prometheus.Histogram
+	group   prometheus.Histogram
+	commit  prometheus.Histogram
+}
+
+// newSendMetrics registers the send pipeline's metrics on reg. queue reads
+// the send jobs waiting (by state); assigning reads the launches still
+// assigning their audience and the contacts they have assigned so far.
+func newSendMetrics(reg prometheus.Registerer, queue func(context.Context) (map[string]int, error),
+	assigning func(context.Context) (experiments.AssignmentTotals, error)) *sendMetrics {
+	m := &sendMetrics{
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "slicelab_sends_total",
+			Help: "Messages of experiments by outcome: sent, failed, retry (temporary failure, queued again) or ambiguous (handed over by a process that died before recording the answer)."},
+			[]string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_smtp_send_seconds",
+			Help: "Time to hand one message to the mail transport (SMTP: MAIL, RCPT, DATA, RSET).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
+		group: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_send_commit_messages",
+			Help: "Outcomes recorded per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "slicelab_send_commit_seconds",
+			Help: "Time to record one group of outcomes.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
+	}
+	for _, o := range []string{"sent", "failed", "retry", "ambiguous"} {
+		m.sends.WithLabelValues(o)
+	}
+	depth := prometheus.NewDesc("slicelab_send_queue_jobs", "Send batch jobs in River's queue by state (available, scheduled, retryable, running).", []string{"state"}, nil)
+	running := prometheus.NewDesc("slicelab_assignments_running", "Launched experiments still assigning their audience.", nil, nil)
+	assigned := prometheus.NewDesc("slicelab_assignment_contacts_assigned", "Contacts assigned so far by the assignments still running.", nil, nil)
+	reg.MustRegister(m.sends, m.latency, m.group, m.commit, collectorFunc{descs: []*prometheus.Desc{depth, running, assigned}, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if q, err := queue(ctx); err == nil {
+			for _, st := range []string{"available", "scheduled", "retryable", "running"} {
+				ch <- prometheus.MustNewConstMetric(depth, prometheus.GaugeValue, float64(q[st]), st)
+			}
+		}
+		if a, err := assigning(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(running, prometheus.GaugeValue, float64(a.Running))
+			ch <- prometheus.MustNewConstMetric(assigned, prometheus.GaugeValue, float64(a.Assigned))
+		}
+	}})
+	return m
+}
+
+func (m *sendMetrics) Sent(outcome string, n int)  { m.sends.WithLabelValues(outcome).Add(float64(n)) }
+func (m *sendMetrics) SMTPLatency(seconds float64) { m.latency.Observe(seconds) }
+func (m *sendMetrics) Committed(n int, seconds float64) {
+	m.group.Observe(float64(n))
+	m.commit.Observe(seconds)
+}
+
+// collectorFunc is a Prometheus collector of metrics read at scrape time.
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

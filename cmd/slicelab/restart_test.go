@@ -12,7 +12,10 @@ func TestRestartMidSend(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		db := dbURL(t)
-		slow := func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "40" }
+		slow := func(v map[string]string) {
+			v["SLICELAB_SEND_RATE"] = "40"
+			v["SLICELAB_SEND_CONCURRENCY"] = "4" // a graceful stop finishes the batches in hand: some must be left
+		}
 		e := startEnv(t, db, slow)
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(120, "example.test"), nil)

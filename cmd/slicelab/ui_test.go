@@ -346,11 +346,10 @@ func TestLaunchPlanMatchesLaunch(t *testing.T) {
 		if plan.Audience != 302 || plan.Unsub != wantUnsub || plan.Cooldown != wantCool || plan.HeldOut == 0 {
 			t.Fatalf("plan %+v: want 302 contacts, %d unsubscribed, %d in the cool-down, some held out", plan, wantUnsub, wantCool)
 		}
-		launched, err := e.app.exps.Launch(ctx, team.ID, id, nil)
-		if err != nil {
+		if _, err := e.app.exps.Launch(ctx, team.ID, id, nil); err != nil {
 			t.Fatal(err)
 		}
-		p := launched.Progress
+		p := e.waitAssigned(team.ID, id).Progress
 		if p.HeldOut != plan.HeldOut || p.Suppressed != plan.Unsub+plan.Cooldown+plan.Bounced || p.Queued+p.Sending+p.Sent != plan.Send {
 			t.Fatalf("launch did %+v, the plan said %+v", p, plan)
 		}

@@ -547,7 +547,8 @@ func (s *server) sendRate(e *experiments.Experiment, done int) float64 {
 func (s *server) progress(e *experiments.Experiment) progressView {
 	p := e.Progress
 	pending := p.Queued + p.Sending
-	live := pending > 0 && (e.Status == experiments.StatusRunning)
+	assigning := e.Assignment != nil && !e.Assignment.Done
+	live := (pending > 0 || assigning) && (e.Status == experiments.StatusRunning)
 	bar := chart.ProgressBar{Sent: p.Sent, Failed: p.Failed, Queued: p.Queued, Sending: p.Sending}
 	if live {
 		bar.Rate = s.sendRate(e, p.Sent+p.Failed)
@@ -561,8 +562,12 @@ func (s *server) progress(e *experiments.Experiment) progressView {
 		notes = append(notes, fmt.Sprintf("%s skipped (unsubscribed, bounced or in the cool-down)", chart.Plain.Format(float64(p.Suppressed))))
 	}
 	lead := ""
+	if assigning && (e.Status == experiments.StatusRunning || e.Status == experiments.StatusPaused) {
+		lead = fmt.Sprintf("Assigning the audience: %s contacts so far; sending has started with them. ",
+			chart.Plain.Format(float64(e.Assignment.Assigned)))
+	}
 	if p.Waiting > 0 {
-		lead = fmt.Sprintf("The test share is out; the other %s contacts get the winner after the wait", chart.Plain.Format(float64(p.Waiting)))
+		lead += fmt.Sprintf("The test share is out; the other %s contacts get the winner after the wait", chart.Plain.Format(float64(p.Waiting)))
 		if w := e.Winner; w != nil && e.LaunchedAt != nil {
 			if d, err := time.ParseDuration(w.Wait); err == nil {
 				lead += ", on " + e.LaunchedAt.Add(d).UTC().Format("Mon 2 Jan, 15:04 UTC")
@@ -704,7 +709,7 @@ func (s *server) launchForm(c echo.Context) error {
 		}
 		at = &t
 	}
-	e, err := s.Experiments.Launch(c.Request().Context(), principal(c).Team.ID, id, at)
+	_, err = s.Experiments.Launch(c.Request().Context(), principal(c).Team.ID, id, at)
 	var ce *experiments.ConflictError
 	if errors.As(err, &ce) {
 		return s.redirect(c, "/experiments/"+id.String(), "warning", sentence(ce.Reason))
@@ -712,7 +717,7 @@ func (s *server) launchForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := "Launched: sending to " + chart.Plain.Format(float64(e.Progress.Queued+e.Progress.Sending+e.Progress.Sent)) + " contacts."
+	msg := "Launched: sending to the audience as it is assigned; the progress is below."
 	if at != nil {
 		msg = "Scheduled for " + at.Format("Mon 2 Jan 2006, 15:04 UTC") + "."
 	}

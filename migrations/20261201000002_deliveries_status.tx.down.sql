@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS deliveries_experiment_id_status_idx;
