@@ -469,6 +469,7 @@ type importRun struct {
 	rows    int
 	stopped bool // reading ends here (too many rows)
 	repeat  bool // an address repeats within a page: writing stops
+	taken   bool // a write found an address the team has (see errAddressTaken)
 
 	seed   maphash.Seed
 	hashes []uint64 // of each good row's address key, in row order
@@ -548,6 +549,12 @@ func (r *importRun) flush() error {
 	if len(r.errs) == 0 && !r.repeat && r.write != nil && len(r.page) > 0 {
 		err = r.write(r.page, r.keys)
 	}
+	if errors.Is(err, errAddressTaken) {
+		// An address written by an earlier page (found among the hashes
+		// at the end) or by another import meanwhile: nothing more is
+		// written, and the end tells which.
+		r.repeat, r.taken, err = true, true, nil
+	}
 	clear(r.page)
 	r.page, r.keys = r.page[:0], r.keys[:0]
 	clear(r.pageSeen)
@@ -588,6 +595,9 @@ func (r *importRun) finish() error {
 		r.errs = append(r.errs, RowError{Row: int(r.lines[i]), Field: "email", Message: fmt.Sprintf("duplicate of row %d (the same address)", r.lines[first])})
 	}
 	r.hashes, r.lines = nil, nil
+	if len(r.errs) == 0 && r.taken {
+		return &ConflictError{Reason: "another import added some of these addresses while this one ran; nothing was imported, try again"}
+	}
 	if len(r.errs) == 0 {
 		return nil
 	}
@@ -658,6 +668,11 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		w := newContactWriter(tx, teamID, now, &res)
 		defer w.close()
+		any, err := tx.NewSelect().Table("contacts").Where("team_id = ?", teamID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		w.fresh = !any
 		if !w.pg {
 			// Foreign keys checked at the commit, and INSERT OR FAIL: SQLite
 			// then keeps no undo journal per statement (a third of an
@@ -696,6 +711,9 @@ type contactWriter struct {
 	now    any // created_at as the dialect stores it
 	res    *ImportResult
 	stmts  map[string]*sql.Stmt
+	// fresh: the team had no contacts when the import began, so pages are
+	// inserted without looking up their addresses first.
+	fresh bool
 }
 
 func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
@@ -846,6 +864,9 @@ func (w *contactWriter) writeSQLite(ctx context.Context, add, update, retag, tag
 		if _, err := w.tx.ExecContext(ctx, "INSERT OR FAIL INTO contacts (id, team_id, email, email_key, name, attributes, tags, created_at) "+
 			"SELECT value->>0, ?, value->>1, value->>2, value->>3, value->>4, value->>5, ? FROM json_each(?)",
 			w.teamID.String(), w.now, rowsOf(add, 8, 1, 7)); err != nil {
+			if w.fresh && isUniqueViolation(err) {
+				return errAddressTaken
+			}
 			return err
 		}
 		w.res.Imported += len(add) / 8
@@ -880,10 +901,23 @@ func jsonText(v any) string {
 	return string(b)
 }
 
+// errAddressTaken: an insert met an address the team has. Only an import
+// into a team that had no contacts at its start (fresh) inserts without
+// looking first; there it means a repeat in the file or another import.
+var errAddressTaken = errors.New("address taken")
+
+func isUniqueViolation(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "UNIQUE constraint failed") || strings.Contains(m, "SQLSTATE 23505")
+}
+
 func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []string) error {
-	existing, err := w.existing(ctx, keys)
-	if err != nil {
-		return err
+	existing := map[string]existingContact{}
+	if !w.fresh {
+		var err error
+		if existing, err = w.existing(ctx, keys); err != nil {
+			return err
+		}
 	}
 	var add, update, tagRows []any
 	var retag []any
@@ -942,6 +976,9 @@ func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []s
 	}
 	if len(add) > 0 {
 		if err := w.execRows(ctx, "INSERT INTO contacts (id, team_id, email, email_key, name, attributes, tags, created_at) VALUES ", "", 8, add); err != nil {
+			if w.fresh && isUniqueViolation(err) {
+				return errAddressTaken
+			}
 			return err
 		}
 		w.res.Imported += len(add) / 8

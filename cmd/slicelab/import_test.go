@@ -175,9 +175,22 @@ func TestImportAllOrNothing(t *testing.T) {
 				t.Errorf("%s: old's tag index %v, want [a]", c.name, tags)
 			}
 		}
-		var counts struct{ Total int }
+		var counts struct {
+			Total    int
+			Contacts []any
+		}
 		if st, raw := e.api("GET", "/api/v1/teams/growth/contacts?limit=1", tok, nil, &counts); st != 200 || counts.Total != 1 {
 			t.Errorf("total after refused imports: %d %s, want 1", st, raw)
+		}
+		// A team without contacts is imported into without looking up
+		// each page's addresses: a repeat pages apart is still found.
+		fresh := e.teamToken("fresh", "editor")
+		if st, raw := e.api("POST", "/api/v1/teams/fresh/contacts", fresh, big("USER3@example.test,X,t\n"), &ans); st != 422 || len(ans.Errors) != 1 ||
+			ans.Errors[0].Row != 1503 || !strings.Contains(ans.Errors[0].Message, "duplicate of row 6") {
+			t.Errorf("a repeat pages apart in a new team's first import: %d %.300s", st, raw)
+		}
+		if st, raw := e.api("GET", "/api/v1/teams/fresh/contacts?limit=1", fresh, nil, &counts); st != 200 || counts.Total != 0 {
+			t.Errorf("the new team after a refused import: %d %s", st, raw)
 		}
 		// The same file without the bad row imports.
 		if st, raw := e.api("POST", "/api/v1/teams/growth/contacts", tok, big(""), &ans); st != 200 || ans.Imported != 1510 || ans.Updated != 1 {
