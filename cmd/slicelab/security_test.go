@@ -39,6 +39,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"/api/v1/teams/growth", tok, false}, // JSON
 		{"/api/v1/teams/growth", "", false},  // a JSON error
 		{"/healthz", "", false},              // text
+		{"/signin", "", true},                // a page
 	} {
 		resp := get(c.path, c.token)
 		h := resp.Header
@@ -49,7 +50,7 @@ func TestSecurityHeaders(t *testing.T) {
 		if c.html != strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			t.Fatalf("%s: content type %q", c.path, h.Get("Content-Type"))
 		}
-		if c.html && (!strings.Contains(csp, "frame-ancestors 'self'") || !strings.Contains(csp, "script-src 'self'") || h.Get("X-Frame-Options") != "SAMEORIGIN") {
+		if c.html && (!strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") || h.Get("X-Frame-Options") != "DENY") {
 			t.Errorf("%s: CSP %q, X-Frame-Options %q", c.path, csp, h.Get("X-Frame-Options"))
 		}
 		if !c.html && csp != "" {

@@ -433,7 +433,7 @@ func (s *server) previewFrame(c echo.Context) error {
 // plugins, links open in a new tab, nothing loaded but images and styles.
 func sandboxed(c echo.Context, html string) error {
 	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; font-src data:")
+	h.Set("Content-Security-Policy", "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; font-src data:; frame-ancestors 'self'")
 	h.Set(echo.HeaderXFrameOptions, "SAMEORIGIN")
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
