@@ -29,14 +29,6 @@ type Contact struct {
 // name; templates call it as {{.Contact.Attr "plan"}}.
 func (c Contact) Attr(name string) string { return c.Attributes[name] }
 
-type contactTag struct {
-	bun.BaseModel `bun:"table:contact_tags"`
-
-	ContactID uuid.UUID `bun:"contact_id,type:uuid"`
-	TeamID    uuid.UUID `bun:"team_id,type:uuid"`
-	Tag       string    `bun:"tag"`
-}
-
 // ContactPage is one page of a team's contacts, in creation order.
 type ContactPage struct {
 	Contacts []Contact `json:"contacts"`
