@@ -14,7 +14,7 @@ import (
 func TestBotClicks(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
-		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_BOT_WINDOW"] = "10s" })
+		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_BOT_WINDOW"] = "60s" })
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(20, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Bots", 0))
@@ -26,9 +26,12 @@ func TestBotClicks(t *testing.T) {
 		links := func(i int) []string { return trackedRE.FindAllString(msgs[i].html, -1) }
 		const curlUA = "curl/8.5.0"
 
-		// Right after sending: a browser-looking click is still automated.
-		click(t, "GET", links(0)[0], browserUA)
-		e.clock.advance(30 * time.Second)
+		// Right after sending (the last message sent: a loaded machine may
+		// take a while over the first ones): a browser-looking click is
+		// still automated.
+		last := len(msgs) - 1
+		click(t, "GET", links(last)[0], browserUA)
+		e.clock.advance(90 * time.Second)
 		click(t, "HEAD", links(1)[0], browserUA)
 		click(t, "GET", links(2)[0], curlUA)
 		click(t, "GET", links(3)[0], browserUA) // a sweep over every link within 2 s
@@ -59,11 +62,11 @@ func TestBotClicks(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string][]string{ // per recipient, the reasons of its clicks ("" = human)
-			msgs[0].rcpt: {tracking.ReasonSoonAfterSend},
-			msgs[1].rcpt: {tracking.ReasonHead},
-			msgs[2].rcpt: {tracking.ReasonScannerUA + " (curl/)"},
-			msgs[3].rcpt: {tracking.ReasonBurst, tracking.ReasonBurst},
-			msgs[4].rcpt: {tracking.ReasonNearHoneypot, tracking.ReasonHoneypot, tracking.ReasonNearHoneypot},
+			msgs[last].rcpt: {tracking.ReasonSoonAfterSend},
+			msgs[1].rcpt:    {tracking.ReasonHead},
+			msgs[2].rcpt:    {tracking.ReasonScannerUA + " (curl/)"},
+			msgs[3].rcpt:    {tracking.ReasonBurst, tracking.ReasonBurst},
+			msgs[4].rcpt:    {tracking.ReasonNearHoneypot, tracking.ReasonHoneypot, tracking.ReasonNearHoneypot},
 		}
 		for i := 5; i < 10; i++ {
 			want[msgs[i].rcpt] = []string{""}

@@ -162,10 +162,18 @@ func (x *smtpSess) Data(r io.Reader) error {
 	return nil
 }
 
-// testClock is the service's clock in tests: real time plus an offset the test moves.
-type testClock struct{ off atomic.Int64 }
+// testClock is the service's clock in tests: real time plus an offset the
+// test moves, or, once frozen, a fixed time plus that offset (for tests of
+// rates, which a slow machine would otherwise refill).
+type testClock struct{ off, frozen atomic.Int64 }
 
-func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *testClock) now() time.Time {
+	if f := c.frozen.Load(); f != 0 {
+		return time.Unix(0, f).Add(time.Duration(c.off.Load()))
+	}
+	return time.Now().Add(time.Duration(c.off.Load()))
+}
+func (c *testClock) freeze()                 { c.frozen.Store(time.Now().UnixNano()) }
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 func (c *testClock) set(t time.Time)         { c.off.Store(int64(time.Until(t))) }
 
