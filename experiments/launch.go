@@ -185,6 +185,22 @@ func (s *Service) completeIfDone(ctx context.Context, db bun.IDB, id uuid.UUID) 
 	return err
 }
 
+// CompleteFinished completes every running experiment whose audience is
+// assigned and that has nothing left to send or wait for.
+func (s *Service) CompleteFinished(ctx context.Context) error {
+	var ids []uuid.UUID
+	if err := s.db.NewSelect().Table("experiments").Column("id").
+		Where("status = ?", StatusRunning).Where("assign_done = ?", true).Scan(ctx, &ids); err != nil {
+		return fmt.Errorf("experiments: complete finished: %w", err)
+	}
+	for _, id := range ids {
+		if err := s.completeIfDone(ctx, s.db, id); err != nil {
+			return fmt.Errorf("experiments: complete %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // Pause stops new sends of a running experiment; batches being sent finish
 // the message in hand and put the rest back in the queue.
 func (s *Service) Pause(ctx context.Context, teamID, id uuid.UUID) (*Experiment, error) {

@@ -8,8 +8,11 @@ import (
 )
 
 // TickArgs is the periodic River job of the experiment lifecycle: it
-// launches scheduled experiments whose time has come and picks the winners of
-// test-then-winner experiments whose wait is over. The state lives in the
+// launches scheduled experiments whose time has come, picks the winners of
+// test-then-winner experiments whose wait is over, and completes running
+// experiments with nothing left to send (the last batch and the end of the
+// assignment each try that too, but two of them finishing at the same moment
+// can each see the other still at work). The state lives in the
 // database, so nothing is lost when a process restarts in between; the
 // service's clock decides what is due.
 type TickArgs struct{}
@@ -36,6 +39,8 @@ func (t *Ticker) Work(ctx context.Context, _ *river.Job[TickArgs]) error {
 	if _, err := t.svc.LaunchDue(ctx); err != nil {
 		return err
 	}
-	_, err := t.svc.PickDueWinners(ctx)
-	return err
+	if _, err := t.svc.PickDueWinners(ctx); err != nil {
+		return err
+	}
+	return t.svc.CompleteFinished(ctx)
 }
