@@ -348,6 +348,9 @@ func (d *demoLoader) run(in experiments.CreateInput, arms []demoArm, launch time
 			return err
 		}
 	}
+	if err := a.exps.CompleteFinished(ctx); err != nil { // the lifecycle tick's job; the demo runs no workers
+		return err
+	}
 	msgs := d.mail.take()
 	rate := map[string]float64{}
 	for _, ar := range arms {
