@@ -3,12 +3,15 @@ package tracking
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/schema"
 )
 
 // RawClick is one row of the click ledger: what the redirect knew of a click
@@ -72,7 +75,7 @@ func (l *Ledger) Append(ctx context.Context, clicks []RawClick) error {
 	if l.pg {
 		err = l.appendPG(ctx, clicks)
 	} else {
-		_, err = l.db.NewInsert().Model(&clicks).Exec(ctx)
+		_, err = driverExec(l.db).ExecContext(ctx, string(appendSQLite(clicks)))
 	}
 	if err != nil {
 		return fmt.Errorf("tracking: append to the click ledger: %w", err)
@@ -98,6 +101,65 @@ func (l *Ledger) appendPG(ctx context.Context, clicks []RawClick) error {
 	_, err := driverExec(l.db).ExecContext(ctx, appendPG, ids, deliveries, variants, experiments, links, counts, at, methods, agents, ips, spooled)
 	return err
 }
+
+// appendSQLite is the INSERT of a batch into SQLite, its values written
+// into the statement: SQLite's driver parses every statement it runs, so
+// placeholders would cost a parse all the same and a bind per value on top
+// (measured: slower), and writing the literals here rather than through
+// bun's reflection halves what building the statement costs.
+func appendSQLite(clicks []RawClick) []byte {
+	const head = "INSERT INTO click_ledger (id, delivery_id, variant_id, experiment_id, link_idx, link_count, clicked_at, method, user_agent, ip, spooled) VALUES "
+	b := make([]byte, 0, len(head)+len(clicks)*(4*39+len(uaSample)+80))
+	b = append(b, head...)
+	for i, c := range clicks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '(')
+		for _, id := range [...]uuid.UUID{c.ID, c.DeliveryID, c.VariantID, c.ExperimentID} {
+			b = appendSQLiteUUID(b, id)
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(c.LinkIdx), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(c.LinkCount), 10)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendTime(b, c.ClickedAt)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.Method)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.UserAgent)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.IP)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendBool(b, c.Spooled)
+		b = append(b, ')')
+	}
+	return b
+}
+
+// uaSample sizes the statement's buffer: a typical browser's user agent.
+const uaSample = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// appendSQLiteUUID writes id as bun does (its text, quoted).
+
+func appendSQLiteUUID(b []byte, id uuid.UUID) []byte {
+	var buf [38]byte
+	buf[0], buf[37] = '\'', '\''
+	hex.Encode(buf[1:9], id[0:4])
+	buf[9] = '-'
+	hex.Encode(buf[10:14], id[4:6])
+	buf[14] = '-'
+	hex.Encode(buf[15:19], id[6:8])
+	buf[19] = '-'
+	hex.Encode(buf[20:24], id[8:10])
+	buf[24] = '-'
+	hex.Encode(buf[25:37], id[10:])
+	return append(b, buf[:]...)
+}
+
+// sqliteLiterals writes strings, times and booleans exactly as bun does.
+var sqliteLiterals schema.BaseDialect
 
 // driverExec is the database/sql handle under a bun handle: its arguments go
 // to the driver as they are (bun would write them into the SQL text).

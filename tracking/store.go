@@ -3,6 +3,7 @@ package tracking
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -110,11 +111,46 @@ func (s *Store) insertClassified(ctx context.Context, clicks []Click) error {
 	}
 	for start := 0; start < len(clicks); start += 2000 {
 		part := clicks[start:min(len(clicks), start+2000)]
-		if _, err := s.db.NewInsert().Model(&part).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+		if _, err := driverExec(s.db).ExecContext(ctx, string(insertClassifiedSQLite(part))); err != nil {
 			return fmt.Errorf("tracking: store classified clicks: %w", err)
 		}
 	}
 	return nil
+}
+
+// insertClassifiedSQLite is the INSERT of classified clicks into SQLite,
+// written as appendSQLite writes the ledger's (the same literals as bun's,
+// without its reflection). The request's method, user agent and IP stay in
+// the ledger.
+func insertClassifiedSQLite(clicks []Click) []byte {
+	const head = "INSERT INTO clicks (id, delivery_id, experiment_id, variant_id, contact_id, link_idx, clicked_at, method, user_agent, ip, automated, reason) VALUES "
+	b := make([]byte, 0, len(head)+len(clicks)*(5*39+80))
+	b = append(b, head...)
+	for i, c := range clicks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '(')
+		for _, id := range [...]uuid.UUID{c.ID, c.DeliveryID, c.ExperimentID, c.VariantID, c.ContactID} {
+			b = appendSQLiteUUID(b, id)
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(c.LinkIdx), 10)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendTime(b, c.ClickedAt)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.Method)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.UserAgent)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.IP)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendBool(b, c.Automated)
+		b = append(b, ',')
+		b = sqliteLiterals.AppendString(b, c.Reason)
+		b = append(b, ')')
+	}
+	return append(b, " ON CONFLICT (id) DO NOTHING"...)
 }
 
 // classified returns which of ids are in the classified view.
