@@ -139,7 +139,8 @@ type Sender struct {
 	maxIdle  int
 	closed   bool
 
-	gc groupCommit
+	gc    groupCommit
+	share rateShare
 	// syncCommit: outcome commits wait for the database's disk (see SenderConfig.SyncCommit).
 	syncCommit bool
 }
@@ -154,9 +155,11 @@ type SendObserver interface {
 
 // SenderConfig configures a Sender.
 type SenderConfig struct {
-	From      string  // the From address, e.g. "slicelab <noreply@example.com>"
-	Domain    string  // Message-ID domain (the sender's)
-	Rate      float64 // messages per second over all of this process's send workers; 0 = unlimited
+	From   string // the From address, e.g. "slicelab <noreply@example.com>"
+	Domain string // Message-ID domain (the sender's)
+	// Rate is messages per second over all the processes that send (each
+	// takes its share, see StartRateShare); 0 = unlimited.
+	Rate      float64
 	RetryBase time.Duration
 	// Connections is how many open mail connections are kept between batches
 	// (the send concurrency); 0 keeps none.
@@ -183,11 +186,13 @@ func NewSender(svc *Service, mailer Mailer, links Links, cfg SenderConfig, log *
 	}
 	return &Sender{db: db, svc: svc, mailer: mailer, links: links, limiter: lim, from: cfg.From, domain: cfg.Domain,
 		log: log, now: now, RetryBase: cfg.RetryBase, compiled: map[uuid.UUID]compiledVariant{}, maxIdle: cfg.Connections,
-		obs: cfg.Observer, syncCommit: cfg.SyncCommit}
+		obs: cfg.Observer, syncCommit: cfg.SyncCommit, share: rateShare{total: cfg.Rate, instance: newInstanceID()}}
 }
 
-// Close closes the connections kept open between batches (after the workers stopped).
+// Close closes the connections kept open between batches and gives up this
+// process's share of the send rate (after the workers stopped).
 func (w *Sender) Close() {
+	w.stopRateShare()
 	w.mu.Lock()
 	idle := w.idle
 	w.idle, w.closed = nil, true

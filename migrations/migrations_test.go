@@ -4,9 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
-	"net/url"
-	"os"
 	"path/filepath"
+	"slicelab/migrations/migrationstest"
 	"slices"
 	"strings"
 	"testing"
@@ -32,30 +31,12 @@ func forEachDB(t *testing.T, f func(t *testing.T, db *bun.DB)) {
 		f(t, db)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin := os.Getenv("SLICELAB_TEST_POSTGRES_URL")
-		if admin == "" {
-			t.Skip("SLICELAB_TEST_POSTGRES_URL is not set")
-		}
-		adb, err := sql.Open("pgx", admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := "slicelab_mig_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-		if _, err := adb.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatal(err)
-		}
-		u, _ := url.Parse(admin)
-		u.Path = "/" + name
-		sqldb, err := sql.Open("pgx", u.String())
+		sqldb, err := sql.Open("pgx", migrationstest.PostgresURL(t, "slicelab_mig"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		db := bun.NewDB(sqldb, pgdialect.New())
-		t.Cleanup(func() {
-			db.Close()
-			_, _ = adb.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			adb.Close()
-		})
+		t.Cleanup(func() { db.Close() })
 		f(t, db)
 	})
 }

@@ -22,6 +22,8 @@ var Owners = map[string]string{
 	// counters kept by triggers on contacts and deliveries (and by imports)
 	"contact_counts":  "experiments",
 	"delivery_counts": "experiments",
+	// the sending processes, to share SLICELAB_SEND_RATE between them
+	"send_instances": "experiments",
 
 	// tracking: tracked links, the click ledger (raw, append-only), the
 	// projector's state, its classified view of the clicks and its rollups

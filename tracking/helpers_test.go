@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"slicelab/migrations"
+	"slicelab/migrations/migrationstest"
 )
 
 // testDB is a migrated database as the service sets it up: on SQLite a main
@@ -76,29 +75,7 @@ func openTestDB(t testing.TB) *testDB {
 // testPostgresURL creates a fresh database on the test server (dropped afterwards).
 func testPostgresURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv("SLICELAB_TEST_POSTGRES_URL")
-	if admin == "" {
-		t.Skip("SLICELAB_TEST_POSTGRES_URL is not set")
-	}
-	adb, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "slicelab_trk_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	if _, err := adb.Exec("CREATE DATABASE " + name); err != nil {
-		adb.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = adb.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		adb.Close()
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return migrationstest.PostgresURL(t, "slicelab_trk")
 }
 
 func openPostgresURL(t testing.TB, dsn string, conns int) *bun.DB {

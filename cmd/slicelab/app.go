@@ -273,6 +273,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	if a.river != nil {
+		a.sender.StartRateShare() // before the first send: this process's share of SLICELAB_SEND_RATE
 		// River gets its own context: shutdown goes through Stop below, which lets
 		// running batches finish, rather than through cancellation.
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {

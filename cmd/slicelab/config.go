@@ -86,7 +86,7 @@ const envHelp = `Environment variables (all optional):
                              (SQLite default: generated once and kept in <SLICELAB_DATA_DIR>/secret)
   SLICELAB_PREVIOUS_SECRETS  comma-separated secrets replaced by SLICELAB_SECRET: links signed with them keep working
   SLICELAB_PREVIOUS_SECRETS_UNTIL  until this date (e.g. 2027-01-31), then only SLICELAB_SECRET opens links
-  SLICELAB_SEND_RATE         messages per second per process, 0 = unlimited (default 50)
+  SLICELAB_SEND_RATE         messages per second, shared by all the instances that send, 0 = unlimited (default 50)
   SLICELAB_TEST_RECIPIENTS   comma-separated addresses (pm@example.com) or domains (@example.com) that may receive
                              test messages besides the team's members (default: members only; 60 a team per hour)
   SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 16)

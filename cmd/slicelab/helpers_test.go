@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"slicelab/experiments"
+	"slicelab/migrations/migrationstest"
 	"slicelab/tracking"
 )
 
@@ -44,29 +43,7 @@ func forEachDB(t *testing.T, f func(t *testing.T, dbURL func(t *testing.T) strin
 // testPostgresURL creates a fresh database on the test server and drops it afterwards.
 func testPostgresURL(t *testing.T) string {
 	t.Helper()
-	admin := os.Getenv("SLICELAB_TEST_POSTGRES_URL")
-	if admin == "" {
-		t.Skip("SLICELAB_TEST_POSTGRES_URL is not set")
-	}
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "slicelab_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		db.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		db.Close()
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return migrationstest.PostgresURL(t, "slicelab_test")
 }
 
 // testSMTP is a real SMTP server in the test process (go-smtp).
