@@ -1,11 +1,17 @@
 package experiments
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"slicelab/tracking"
 )
@@ -47,11 +53,20 @@ func (s *Service) Activity(ctx context.Context, teamID, id uuid.UUID) (*Activity
 	loc := team.Location()
 	var sends []struct {
 		VariantID uuid.UUID `bun:"variant_id"`
-		SentAt    time.Time `bun:"sent_at"`
+		Day       string    `bun:"day"`
+		Sent      int       `bun:"sent"`
+		at        time.Time // midnight of Day in the team's time zone
 	}
-	if err := s.db.NewSelect().Table("deliveries").Column("variant_id", "sent_at").Where("experiment_id = ?", id).
-		Where("status = ?", DeliverySent).Where("sent_at IS NOT NULL").Scan(ctx, &sends); err != nil {
+	if err := s.db.NewSelect().Table("daily_sends").Column("variant_id", "day", "sent").Where("experiment_id = ?", id).
+		Scan(ctx, &sends); err != nil {
 		return nil, fmt.Errorf("experiments: activity: %w", err)
+	}
+	for i := range sends {
+		d, err := time.ParseInLocation(time.DateOnly, sends[i].Day, loc)
+		if err != nil {
+			return nil, fmt.Errorf("experiments: activity: day %q: %w", sends[i].Day, err)
+		}
+		sends[i].at = d
 	}
 	firsts, err := s.clicks.FirstClicks(ctx, id)
 	if err != nil {
@@ -84,7 +99,7 @@ func (s *Service) Activity(ctx context.Context, teamID, id uuid.UUID) (*Activity
 		}
 	}
 	for _, r := range sends {
-		see(r.SentAt)
+		see(r.at)
 	}
 	for _, r := range firsts {
 		see(r.ClickedAt)
@@ -114,8 +129,8 @@ func (s *Service) Activity(ctx context.Context, teamID, id uuid.UUID) (*Activity
 	}
 	for _, r := range sends {
 		if v, ok := idx[r.VariantID]; ok {
-			if d := pos(r.SentAt); d >= 0 {
-				a.Variants[v].Sends[d]++
+			if d := pos(r.at); d >= 0 {
+				a.Variants[v].Sends[d] += r.Sent
 			}
 		}
 	}
@@ -127,4 +142,28 @@ func (s *Service) Activity(ctx context.Context, teamID, id uuid.UUID) (*Activity
 		}
 	}
 	return a, nil
+}
+
+// dailyKey is a row of daily_sends: an experiment's variant on one day of
+// the team's time zone (YYYY-MM-DD).
+type dailyKey struct {
+	experiment, variant uuid.UUID
+	day                 string
+}
+
+// addDailySends adds to daily_sends in the transaction that records the
+// messages as sent, in one order for every writer (no deadlocks).
+func addDailySends(ctx context.Context, tx bun.IDB, daily map[dailyKey]int) error {
+	keys := slices.Collect(maps.Keys(daily))
+	slices.SortFunc(keys, func(a, b dailyKey) int {
+		return cmp.Or(bytes.Compare(a.experiment[:], b.experiment[:]), bytes.Compare(a.variant[:], b.variant[:]), strings.Compare(a.day, b.day))
+	})
+	for _, k := range keys {
+		if _, err := tx.NewRaw(`INSERT INTO daily_sends (experiment_id, variant_id, day, sent) VALUES (?, ?, ?, ?)
+			ON CONFLICT (experiment_id, variant_id, day) DO UPDATE SET sent = daily_sends.sent + EXCLUDED.sent`,
+			k.experiment, k.variant, k.day, daily[k]).Exec(ctx); err != nil {
+			return fmt.Errorf("daily sends: %w", err)
+		}
+	}
+	return nil
 }

@@ -770,6 +770,7 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 			week         string
 		}
 		weekly := map[vw]int{}
+		daily := map[dailyKey]int{}
 		var sent []uuid.UUID
 		for i, x := range group {
 			r := x.r
@@ -781,6 +782,7 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 				sent = append(sent, r.d.ID)
 				if r.d.VariantID != nil {
 					weekly[vw{r.d.ExperimentID, *r.d.VariantID, tracking.WeekOf(now, r.loc).String()}]++
+					daily[dailyKey{r.d.ExperimentID, *r.d.VariantID, now.In(r.loc).Format(time.DateOnly)}]++
 				}
 			}
 		}
@@ -802,6 +804,9 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 			if err := counters.AddSends(ctx, k.exp, k.variant, k.week, weekly[k], 0); err != nil {
 				return err
 			}
+		}
+		if err := addDailySends(ctx, tx, daily); err != nil {
+			return err
 		}
 		// The rest, one by one (failures are few).
 		for i, x := range group {

@@ -221,6 +221,19 @@ func TestMigrateExistingRows(t *testing.T) {
 		if len(vc) != 1 || vc[0].VariantID != variant || vc[0].ExperimentID != exp || vc[0].HumanClickers != 1 || vc[0].Clicks != 2 || vc[0].AutomatedClicks != 1 {
 			t.Errorf("variant_clicks = %+v, want variant %s with 1 clicker, 2 human clicks, 1 automated", vc, variant)
 		}
+		// Daily sends start from the deliveries sent, on the team's day: the
+		// Monday 05:00 UTC send was on Sunday in Los Angeles.
+		var ds []struct {
+			VariantID uuid.UUID `bun:"variant_id"`
+			Day       string    `bun:"day"`
+			Sent      int       `bun:"sent"`
+		}
+		if err := db.NewRaw("SELECT variant_id, day, sent FROM daily_sends").Scan(ctx, &ds); err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 || ds[0].VariantID != variant || ds[0].Day != "2026-11-22" || ds[0].Sent != 1 {
+			t.Errorf("daily_sends = %+v, want one send of variant %s on 2026-11-22", ds, variant)
+		}
 		var positions []int64
 		if err := db.NewRaw("SELECT position_seq FROM click_projection WHERE name = 'clicks'").Scan(ctx, &positions); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,8 @@ var Owners = map[string]string{
 	// counters kept by triggers on contacts and deliveries (and by imports)
 	"contact_counts":  "experiments",
 	"delivery_counts": "experiments",
+	// messages sent per experiment, variant and day (kept by the send path)
+	"daily_sends": "experiments",
 	// the sending processes, to share SLICELAB_SEND_RATE between them
 	"send_instances": "experiments",
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestTestThenWinner: the test share gets the variants; after the wait (by
@@ -160,6 +163,27 @@ func TestStatsCLIMatchesResults(t *testing.T) {
 			t.Errorf("results %s is null for %s and %s", f, count(control), count(variant))
 		}
 		same(f, cmp.Variants[0][f], variant[f])
+	}
+	// The results page's daily activity adds up to the same sends and clickers.
+	team, err := e.app.exps.TeamBySlug(context.Background(), "growth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := e.app.exps.Activity(context.Background(), team.ID, uuid.MustParse(exp.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range act.Variants {
+		m := control
+		if v.Name == variant["name"] {
+			m = variant
+		}
+		sends, firsts := 0, 0
+		for i := range act.Days {
+			sends, firsts = sends+v.Sends[i], firsts+v.FirstClicks[i]
+		}
+		same(v.Name+" daily sends", sends, m["sent"])
+		same(v.Name+" daily first clicks", firsts, m["human_clickers"])
 	}
 	out, errs, code = e.cli("stats", "srm", "--observed", fmt.Sprintf("%v,%v", control["assigned"], variant["assigned"]), "--weights", "1,1", "--format", "json")
 	if code != 0 {
