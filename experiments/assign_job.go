@@ -155,7 +155,9 @@ func (s *Service) assignNext(ctx context.Context, e *Experiment, variants []*Var
 			}
 			for start := 0; start < len(rows); start += 1000 { // multi-row inserts
 				part := rows[start:min(start+1000, len(rows))]
-				if _, err := tx.NewInsert().Model(&part).Exec(ctx); err != nil {
+				// Returning("NULL"): bun would otherwise read back the nil
+				// pointer columns of every row inserted.
+				if _, err := tx.NewInsert().Model(&part).Returning("NULL").Exec(ctx); err != nil {
 					return err
 				}
 			}
