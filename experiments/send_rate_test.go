@@ -19,7 +19,7 @@ import (
 
 // openMigrated returns a migrated database: a temporary SQLite file, or a
 // fresh PostgreSQL database when pg (skipped without SLICELAB_TEST_POSTGRES_URL).
-func openMigrated(t *testing.T, pg bool) *bun.DB {
+func openMigrated(t testing.TB, pg bool) *bun.DB {
 	t.Helper()
 	ctx := context.Background()
 	var db *bun.DB

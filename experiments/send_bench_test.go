@@ -1,0 +1,82 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slicelab/tracking"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The cost of recording send outcomes, per message, in groups of 16 (the
+// default send concurrency): the ownership check, the UPDATE (with the
+// counter triggers and indexes of deliveries), the weekly and daily
+// counters, and the commit. SLICELAB_BENCH_POSTGRES=1 runs it on PostgreSQL
+// (SLICELAB_TEST_POSTGRES_URL).
+//
+//	go test ./experiments -run '^$' -bench SendOutcomes -benchtime 20000x
+func BenchmarkSendOutcomes(b *testing.B) {
+	ctx := context.Background()
+	db := openMigrated(b, os.Getenv("SLICELAB_BENCH_POSTGRES") != "")
+	svc := NewService(db, Config{}, Deps{})
+	team, err := svc.CreateTeam(ctx, "bench", "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := b.N
+	var csv strings.Builder
+	csv.WriteString("email,name\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "p%d@bench.test,P %d\n", i, i)
+	}
+	if _, err := svc.ImportContactsCSV(ctx, team.ID, strings.NewReader(csv.String())); err != nil {
+		b.Fatal(err)
+	}
+	e, err := svc.Create(ctx, team.ID, CreateInput{Name: "Outcomes", Initiative: "Bench", Variants: []VariantInput{
+		{Name: "control", Control: true, Subject: "s", HTML: `<a href="https://example.com/">x</a>`, Text: "t"},
+		{Name: "treatment", Subject: "s", HTML: `<a href="https://example.com/">y</a>`, Text: "t"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var contacts []uuid.UUID
+	if err := db.NewSelect().Table("contacts").Column("id").Where("team_id = ?", team.ID).Order("id").Scan(ctx, &contacts); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	job := int64(1)
+	ds := make([]Delivery, len(contacts))
+	for i, c := range contacts {
+		v := e.Variants[i%2].ID
+		ds[i] = Delivery{ID: tracking.NewID(), ExperimentID: e.ID, ContactID: c, VariantID: &v, Batch: i / 100, Status: DeliverySending,
+			Attempts: 1, UpdatedAt: now, JobID: &job, JobAttempt: 1}
+	}
+	for start := 0; start < len(ds); start += 1000 {
+		part := ds[start:min(len(ds), start+1000)]
+		if _, err := db.NewInsert().Model(&part).Returning("NULL").Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w := NewSender(svc, nil, nil, SenderConfig{}, slog.New(slog.DiscardHandler))
+	const group = 16
+	b.ResetTimer()
+	for start := 0; start < len(ds); start += group {
+		var g []*commitWaiter
+		for _, d := range ds[start:min(len(ds), start+group)] {
+			g = append(g, &commitWaiter{r: sendRecord{job: job, attempt: 1, d: d, loc: time.UTC}, res: make(chan recordResult, 1)})
+		}
+		res, err := w.flushTx(ctx, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range res {
+			if !res[i].owned {
+				b.Fatalf("delivery %d not owned", start+i)
+			}
+		}
+	}
+}
