@@ -665,7 +665,14 @@ func (s *Service) ImportContacts(ctx context.Context, teamID uuid.UUID, in []Con
 func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLimits, src source) (ImportResult, error) {
 	res := ImportResult{Errors: []RowError{}}
 	now := s.now().UTC()
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// One connection for the whole import: on PostgreSQL its rows are
+	// copied (COPY) on the transaction's connection.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("experiments: import contacts: %w", err)
+	}
+	defer conn.Close()
+	err = conn.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		w := newContactWriter(tx, teamID, now, &res)
 		defer w.close()
 		any, err := tx.NewSelect().Table("contacts").Where("team_id = ?", teamID).Exists(ctx)
@@ -673,6 +680,11 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			return err
 		}
 		w.fresh = !any
+		if w.pg && w.fresh {
+			if err := w.startCopy(ctx, conn); err != nil {
+				return err
+			}
+		}
 		if !w.pg {
 			// Foreign keys checked at the commit, and INSERT OR FAIL: SQLite
 			// then keeps no undo journal per statement (a third of an
@@ -684,6 +696,9 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 		}
 
 		if err := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src); err != nil {
+			return err
+		}
+		if err := w.finishCopy(ctx); err != nil {
 			return err
 		}
 		return addContacts(ctx, tx, teamID, res.Imported)
@@ -714,6 +729,9 @@ type contactWriter struct {
 	// fresh: the team had no contacts when the import began, so pages are
 	// inserted without looking up their addresses first.
 	fresh bool
+	// copy: on PostgreSQL, a fresh import's rows go to a temporary table
+	// with COPY, and from there into the team's tables at the end.
+	copy *pgCopy
 }
 
 func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
@@ -726,6 +744,9 @@ func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportRes
 }
 
 func (w *contactWriter) close() {
+	if w.copy != nil {
+		w.copy.stop(errCopyAborted)
+	}
 	for _, st := range w.stmts {
 		st.Close()
 	}
@@ -912,6 +933,9 @@ func isUniqueViolation(err error) bool {
 }
 
 func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []string) error {
+	if w.copy != nil {
+		return w.copy.send(page, keys)
+	}
 	existing := map[string]existingContact{}
 	if !w.fresh {
 		var err error
