@@ -465,6 +465,7 @@ func validateContact(c *ContactInput, lim ImportLimits) []RowError {
 type importRun struct {
 	lim     ImportLimits
 	write   func(page []ContactInput, keys []string) error // nil: check only
+	end     func() error                                   // after the last page was written (may be nil)
 	errs    []RowError
 	rows    int
 	stopped bool // reading ends here (too many rows)
@@ -579,6 +580,15 @@ func (s hashSort) Swap(i, j int) {
 func (r *importRun) finish() error {
 	if err := r.flush(); err != nil {
 		return err
+	}
+	if r.end != nil && len(r.errs) == 0 && !r.repeat {
+		err := r.end()
+		if errors.Is(err, errAddressTaken) { // as in flush
+			r.repeat, r.taken, err = true, true, nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// Addresses repeated across pages: equal hashes. (Two different
 	// addresses share a 64-bit hash with a chance of about 3 in 10^8 in a
@@ -695,7 +705,9 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			}
 		}
 
-		if err := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src); err != nil {
+		run := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) })
+		run.end = w.endCopy
+		if err := run.run(src); err != nil {
 			return err
 		}
 		if err := w.finishCopy(ctx); err != nil {
@@ -736,8 +748,8 @@ type contactWriter struct {
 
 func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
 	w := &contactWriter{tx: tx, pg: tx.Dialect().Name() == dialect.PG, teamID: teamID, res: res, stmts: map[string]*sql.Stmt{}}
-	w.now = now.UTC()
-	if !w.pg { // as bun writes times into SQLite
+	w.now = now.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it (a fresh import finds its rows by it)
+	if !w.pg {                                   // as bun writes times into SQLite
 		w.now = now.UTC().Format("2006-01-02 15:04:05.999999-07:00")
 	}
 	return w
