@@ -703,6 +703,9 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			if _, err := tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 				return err
 			}
+			if w.fresh {
+				w.startPipe(ctx)
+			}
 		}
 
 		run := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) })
@@ -741,9 +744,11 @@ type contactWriter struct {
 	// fresh: the team had no contacts when the import began, so pages are
 	// inserted without looking up their addresses first.
 	fresh bool
-	// copy: on PostgreSQL, a fresh import's rows go to a temporary table
-	// with COPY, and from there into the team's tables at the end.
+	// copy: on PostgreSQL, a fresh import's contacts go by COPY (see
+	// import_pg.go); pipe: on SQLite, a fresh import's pages are written
+	// while the next ones are read (see import_sqlite.go).
 	copy *pgCopy
+	pipe *sqlitePipe
 }
 
 func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
@@ -758,6 +763,9 @@ func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportRes
 func (w *contactWriter) close() {
 	if w.copy != nil {
 		w.copy.stop(errCopyAborted)
+	}
+	if w.pipe != nil {
+		w.pipe.stop(true)
 	}
 	for _, st := range w.stmts {
 		st.Close()
@@ -947,6 +955,9 @@ func isUniqueViolation(err error) bool {
 func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []string) error {
 	if w.copy != nil {
 		return w.copy.send(page, keys)
+	}
+	if w.pipe != nil {
+		return w.pipe.send(page, keys)
 	}
 	existing := map[string]existingContact{}
 	if !w.fresh {

@@ -135,6 +135,12 @@ func (c *pgCopy) stop(why error) error {
 // endCopy waits for the end of a fresh PostgreSQL import's copy (after
 // the input's last page).
 func (w *contactWriter) endCopy() error {
+	if w.pipe != nil { // SQLite's
+		if err := w.pipe.stop(false); err != nil {
+			return err
+		}
+		w.res.Imported += w.pipe.n
+	}
 	if w.copy == nil {
 		return nil
 	}
