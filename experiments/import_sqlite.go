@@ -50,10 +50,13 @@ func (w *contactWriter) startPipe(ctx context.Context) {
 	}()
 }
 
+// The rows come out of json_each in a subquery that SQLite does not
+// flatten into the INSERT (LIMIT -1): each row's JSON text is then made
+// once, not once per column (reading 1 M rows alone: 4.9 s → 4.1 s).
 const (
 	sqliteInsertContacts = "INSERT OR FAIL INTO contacts (id, team_id, email, email_key, name, attributes, tags, created_at) " +
-		"SELECT value->>0, ?, value->>1, value->>2, value->>3, value->>4, value->>5, ? FROM json_each(?)"
-	sqliteInsertTags = "INSERT OR FAIL INTO contact_tags (contact_id, team_id, tag) SELECT value->>0, ?, value->>1 FROM json_each(?)"
+		"SELECT v->>0, ?, v->>1, v->>2, v->>3, v->>4, v->>5, ? FROM (SELECT value AS v FROM json_each(?) LIMIT -1)"
+	sqliteInsertTags = "INSERT OR FAIL INTO contact_tags (contact_id, team_id, tag) SELECT v->>0, ?, v->>1 FROM (SELECT value AS v FROM json_each(?) LIMIT -1)"
 )
 
 // runSQLitePage writes one page, with its parameters bound (not spelled
