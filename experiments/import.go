@@ -465,6 +465,7 @@ func validateContact(c *ContactInput, lim ImportLimits) []RowError {
 type importRun struct {
 	lim     ImportLimits
 	write   func(page []ContactInput, keys []string) error // nil: check only
+	end     func() error                                   // after the last page was written (may be nil)
 	errs    []RowError
 	rows    int
 	stopped bool // reading ends here (too many rows)
@@ -580,6 +581,15 @@ func (r *importRun) finish() error {
 	if err := r.flush(); err != nil {
 		return err
 	}
+	if r.end != nil && len(r.errs) == 0 && !r.repeat {
+		err := r.end()
+		if errors.Is(err, errAddressTaken) { // as in flush
+			r.repeat, r.taken, err = true, true, nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 	// Addresses repeated across pages: equal hashes. (Two different
 	// addresses share a 64-bit hash with a chance of about 3 in 10^8 in a
 	// file of a million rows.)
@@ -665,7 +675,14 @@ func (s *Service) ImportContacts(ctx context.Context, teamID uuid.UUID, in []Con
 func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLimits, src source) (ImportResult, error) {
 	res := ImportResult{Errors: []RowError{}}
 	now := s.now().UTC()
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// One connection for the whole import: on PostgreSQL its rows are
+	// copied (COPY) on the transaction's connection.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("experiments: import contacts: %w", err)
+	}
+	defer conn.Close()
+	err = conn.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		w := newContactWriter(tx, teamID, now, &res)
 		defer w.close()
 		any, err := tx.NewSelect().Table("contacts").Where("team_id = ?", teamID).Exists(ctx)
@@ -673,6 +690,11 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			return err
 		}
 		w.fresh = !any
+		if w.pg && w.fresh {
+			if err := w.startCopy(ctx, conn); err != nil {
+				return err
+			}
+		}
 		if !w.pg {
 			// Foreign keys checked at the commit, and INSERT OR FAIL: SQLite
 			// then keeps no undo journal per statement (a third of an
@@ -681,9 +703,17 @@ func (s *Service) importFrom(ctx context.Context, teamID uuid.UUID, lim ImportLi
 			if _, err := tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 				return err
 			}
+			if w.fresh {
+				w.startPipe(ctx)
+			}
 		}
 
-		if err := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) }).run(src); err != nil {
+		run := newImportRun(lim, func(page []ContactInput, keys []string) error { return w.write(ctx, page, keys) })
+		run.end = w.endCopy
+		if err := run.run(src); err != nil {
+			return err
+		}
+		if err := w.finishCopy(ctx); err != nil {
 			return err
 		}
 		return addContacts(ctx, tx, teamID, res.Imported)
@@ -714,18 +744,29 @@ type contactWriter struct {
 	// fresh: the team had no contacts when the import began, so pages are
 	// inserted without looking up their addresses first.
 	fresh bool
+	// copy: on PostgreSQL, a fresh import's contacts go by COPY (see
+	// import_pg.go); pipe: on SQLite, a fresh import's pages are written
+	// while the next ones are read (see import_sqlite.go).
+	copy *pgCopy
+	pipe *sqlitePipe
 }
 
 func newContactWriter(tx bun.Tx, teamID uuid.UUID, now time.Time, res *ImportResult) *contactWriter {
 	w := &contactWriter{tx: tx, pg: tx.Dialect().Name() == dialect.PG, teamID: teamID, res: res, stmts: map[string]*sql.Stmt{}}
-	w.now = now.UTC()
-	if !w.pg { // as bun writes times into SQLite
+	w.now = now.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it (a fresh import finds its rows by it)
+	if !w.pg {                                   // as bun writes times into SQLite
 		w.now = now.UTC().Format("2006-01-02 15:04:05.999999-07:00")
 	}
 	return w
 }
 
 func (w *contactWriter) close() {
+	if w.copy != nil {
+		w.copy.stop(errCopyAborted)
+	}
+	if w.pipe != nil {
+		w.pipe.stop(true)
+	}
 	for _, st := range w.stmts {
 		st.Close()
 	}
@@ -912,6 +953,12 @@ func isUniqueViolation(err error) bool {
 }
 
 func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []string) error {
+	if w.copy != nil {
+		return w.copy.send(page, keys)
+	}
+	if w.pipe != nil {
+		return w.pipe.send(page, keys)
+	}
 	existing := map[string]existingContact{}
 	if !w.fresh {
 		var err error
