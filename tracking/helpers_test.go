@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -95,7 +96,15 @@ func openPostgres(t testing.TB) *testDB {
 	t.Helper()
 	dsn := testPostgresURL(t)
 	main := openPostgresURL(t, dsn, 10)
-	d := &testDB{main: main, ledger: openPostgresURL(t, dsn, 4), read: main, pg: true, where: dsn}
+	// The ledger's writers carry their name, as the service's do (Ledger.WrittenBy).
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", LedgerWriterName)
+	u.RawQuery = q.Encode()
+	d := &testDB{main: main, ledger: openPostgresURL(t, u.String(), 4), read: main, pg: true, where: dsn}
 	migrateTest(t, d)
 	return d
 }
@@ -123,13 +132,21 @@ func (d *testDB) newProjector(deliveries Deliveries, rules Rules) *Projector {
 	if deliveries != nil {
 		dp = deliveries
 	}
-	return NewProjector(d.main, NewLedger(d.read), dp, ProjectorConfig{Rules: rules, Gap: time.Millisecond,
+	return NewProjector(d.main, d.readLedger(), dp, ProjectorConfig{Rules: rules, Gap: time.Millisecond,
 		Every: 20 * time.Millisecond}, nil)
 }
 
+// readLedger is the ledger as the service's projector reads it.
+func (d *testDB) readLedger() *Ledger {
+	if d.pg {
+		return NewLedger(d.read).WrittenBy(LedgerWriterName)
+	}
+	return NewLedger(d.read)
+}
+
 // project runs steps of p until it has caught up. (On PostgreSQL a step
-// may find nothing while a transaction anywhere on the server is older than
-// the ledger's newest rows: the horizon is the server's.)
+// may find nothing while a ledger writer's transaction is older than the
+// ledger's newest rows.)
 func project(t testing.TB, p *Projector) {
 	t.Helper()
 	ctx := context.Background()

@@ -54,11 +54,32 @@ func (p LedgerPos) after(q LedgerPos) bool {
 type Ledger struct {
 	db bun.IDB
 	pg bool
+	// writers: on PostgreSQL, the application_name of every session that
+	// writes the ledger ("": unknown; see WrittenBy).
+	writers string
 }
 
 // NewLedger returns the ledger over db.
 func NewLedger(db bun.IDB) *Ledger {
 	return &Ledger{db: db, pg: db.Dialect().Name() == dialect.PG}
+}
+
+// LedgerWriterName is the PostgreSQL application_name that the service
+// gives the sessions that write the click ledger (see WrittenBy).
+const LedgerWriterName = "slicelab-ledger"
+
+// WrittenBy tells a PostgreSQL ledger that every session writing it has
+// application name name (all of them, in every instance: one writer under
+// another name could have its clicks skipped). Read then waits only for
+// those sessions' transactions instead of for the oldest transaction on
+// the whole server, so that a long transaction elsewhere (a million-row
+// import, another database's work on the same server) does not hold the
+// click counts back. The sessions must use the same role as the reader
+// (PostgreSQL shows other roles' transaction ids only to privileged roles).
+func (l *Ledger) WrittenBy(name string) *Ledger {
+	c := *l
+	c.writers = name
+	return &c
 }
 
 // Append writes clicks in one INSERT: no reads, one round trip (and one
@@ -185,10 +206,11 @@ const ledgerColumns = "seq, id, delivery_id, variant_id, experiment_id, link_idx
 // returned every click recorded so far (caughtUp).
 //
 // On PostgreSQL it returns only clicks of transactions older than the
-// oldest one still running (pg_snapshot_xmin of the reading snapshot): all
-// of those have ended, so no click can be committed before them any more
-// and reading on from the last one returned misses nothing. Clicks held back
-// that way make caughtUp false.
+// oldest one still running that could write the ledger (of its writers'
+// sessions, see WrittenBy; else of the whole server, pg_snapshot_xmin of the
+// reading snapshot): all of those have ended, so no click can be committed
+// before them any more and reading on from the last one returned misses
+// nothing. Clicks held back that way make caughtUp false.
 func (l *Ledger) Read(ctx context.Context, pos LedgerPos, limit int) (rows []RawClick, caughtUp bool, err error) {
 	if !l.pg {
 		err = l.db.NewRaw("SELECT "+ledgerColumns+" FROM click_ledger WHERE seq > ? ORDER BY seq LIMIT ?", pos.Seq, limit).
@@ -198,11 +220,19 @@ func (l *Ledger) Read(ctx context.Context, pos LedgerPos, limit int) (rows []Raw
 		}
 		return rows, len(rows) < limit, nil
 	}
+	horizon := "pg_snapshot_xmin(pg_current_snapshot())"
+	if l.writers != "" {
+		h, err := l.writersHorizon(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("tracking: read the click ledger: %w", err)
+		}
+		horizon = strconv.FormatInt(h, 10) + "::text::xid8"
+	}
 	// One snapshot for both queries, so that "nothing beyond" is about the
 	// same moment as the rows.
 	err = l.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
 		if err := tx.NewRaw("SELECT "+ledgerColumns+", xid::text::bigint AS xid FROM click_ledger "+
-			"WHERE (xid, seq) > (?::text::xid8, ?) AND xid < pg_snapshot_xmin(pg_current_snapshot()) "+
+			"WHERE (xid, seq) > (?::text::xid8, ?) AND xid < "+horizon+" "+
 			"ORDER BY xid, seq LIMIT ?", pos.Xid, pos.Seq, limit).Scan(ctx, &rows); err != nil {
 			return err
 		}
@@ -225,6 +255,41 @@ func (l *Ledger) Read(ctx context.Context, pos LedgerPos, limit int) (rows []Raw
 		return nil, false, fmt.Errorf("tracking: read the click ledger: %w", err)
 	}
 	return rows, caughtUp, nil
+}
+
+// writersHorizon is the transaction id below which no ledger row can be
+// committed any more: the lowest of the ids that the ledger's writers are
+// running under, and of the next id to be given out. It is taken before the
+// snapshot that reads the rows: a writer's transaction below it had ended
+// when the writers were looked at, so that snapshot sees its rows (if it
+// committed); one that got its id later has a higher one.
+func (l *Ledger) writersHorizon(ctx context.Context) (int64, error) {
+	var h struct {
+		Next    int64   `bun:"next"`
+		Running []int64 `bun:"running,array"`
+	}
+	// The statement's snapshot (and so the next id) comes first, then the
+	// sessions are read.
+	if err := l.db.NewRaw(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next,
+		COALESCE((SELECT array_agg(backend_xid::text::bigint) FROM pg_stat_activity
+			WHERE application_name = ? AND backend_xid IS NOT NULL), '{}') AS running`, l.writers).Scan(ctx, &h); err != nil {
+		return 0, err
+	}
+	return writersHorizon(h.Next, h.Running), nil
+}
+
+// writersHorizon widens the running 32-bit transaction ids to full ones
+// (each within 2^31 before next) and returns the lowest, or next.
+func writersHorizon(next int64, running []int64) int64 {
+	h := next
+	for _, x := range running {
+		d := uint32(next) - uint32(x) // how far before next (modulo 2^32)
+		if d == 0 || d > 1<<31 {      // given out after next was read: above it anyway
+			continue
+		}
+		h = min(h, next-int64(d))
+	}
+	return h
 }
 
 // Count counts the ledger's rows and distinct click ids (a click the spool

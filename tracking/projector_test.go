@@ -386,6 +386,59 @@ func TestProjectorLease(t *testing.T) {
 	})
 }
 
+// On PostgreSQL a long transaction elsewhere on the server (an import,
+// another database's work) does not hold the clicks back: the projector
+// waits only for the ledger's writers. Without their name it waits for the
+// oldest transaction on the server, as before.
+func TestLedgerIgnoresOtherTransactions(t *testing.T) {
+	d := openPostgres(t)
+	ctx := context.Background()
+	other, err := d.main.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	var xid int64
+	if err := other.QueryRowContext(ctx, "SELECT pg_current_xact_id()::text::bigint").Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	clicks := orderedTraffic(6, 3)
+	if err := NewLedger(d.ledger).Append(ctx, clicks); err != nil {
+		t.Fatal(err)
+	}
+	rows, caughtUp, err := d.readLedger().Read(ctx, LedgerPos{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || !caughtUp {
+		t.Fatalf("read %d rows (caught up %v) while transaction %d of another session is open, want 3, caught up", len(rows), caughtUp, xid)
+	}
+	rows, caughtUp, err = NewLedger(d.read).Read(ctx, LedgerPos{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 0 || caughtUp {
+		t.Fatalf("without the writers' name: read %d rows (caught up %v) past an open transaction, want 0, not caught up", len(rows), caughtUp)
+	}
+}
+
+func TestWritersHorizon(t *testing.T) {
+	for _, c := range []struct {
+		next    int64
+		running []int64
+		want    int64
+	}{
+		{100, nil, 100},
+		{100, []int64{90, 95}, 90},
+		{100, []int64{100, 120}, 100},                // given out after next was read
+		{1<<32 + 10, []int64{4294967290}, 1<<32 - 6}, // across an epoch
+	} {
+		if got := writersHorizon(c.next, c.running); got != c.want {
+			t.Errorf("writersHorizon(%d, %v) = %d, want %d", c.next, c.running, got, c.want)
+		}
+	}
+}
+
 // On PostgreSQL a click whose transaction took its sequence number early
 // but commits late is not skipped: the projector does not read past a
 // transaction that is still running, and says it has not caught up.

@@ -117,7 +117,11 @@ func (a *app) init(ctx context.Context, workers bool) error {
 		}
 		return a.spool.Pending()
 	}, func() time.Duration { return a.proj.Lag() })
-	a.proj = tracking.NewProjector(st.db, tracking.NewLedger(st.ledgerRead), a.exps, tracking.ProjectorConfig{
+	ledgerRead := tracking.NewLedger(st.ledgerRead)
+	if st.postgres {
+		ledgerRead = ledgerRead.WrittenBy(tracking.LedgerWriterName)
+	}
+	a.proj = tracking.NewProjector(st.db, ledgerRead, a.exps, tracking.ProjectorConfig{
 		Rules: tracking.Rules{Window: a.cfg.BotWindow}, Observer: cm, Log: clickLog,
 	}, a.now)
 	if workers { // a process that serves clicks (or may replay an earlier run's spool)

@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun/migrate"
 
 	"slicelab/migrations"
+	"slicelab/tracking"
 )
 
 // store is the database: bun on top, River's driver beside it on the same
@@ -64,7 +65,13 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		if err != nil {
 			return nil, err
 		}
-		dsn := t.dsn
+		// The ledger's sessions carry a name of their own: the projector
+		// waits for their transactions only (tracking.Ledger.WrittenBy).
+		dsn, err := withParam(t.dsn, "application_name", tracking.LedgerWriterName)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
 		if !t.clickFsync { // the ledger's sessions only
 			if dsn, err = withParam(dsn, "synchronous_commit", "off"); err != nil {
 				db.Close()
