@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -681,5 +682,47 @@ func TestProjectorFresh(t *testing.T) {
 	time.Sleep(10 * time.Millisecond) // the click is older than the call
 	if err := other.Fresh(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Fresh with no projector running = %v, want the deadline", err)
+	}
+}
+
+// A stored click revealed by later ones gets the reason it would get were
+// they all projected together, however the ledger is cut into chunks: a
+// link, the honeypot and another link of one email within 2 s are "near a
+// honeypot hit", "honeypot", "near a honeypot hit", not a burst for the
+// first when the honeypot hit and the second link come in a later chunk.
+func TestRetroReasonsDoNotDependOnChunks(t *testing.T) {
+	ctx := context.Background()
+	delivery := uuid.NewSHA1(trafficExperiment, []byte("retro"))
+	t0 := trafficT0.Add(time.Hour) // well after sending
+	// Another email's click first, so that chunks of 2 cut between the
+	// first link and the honeypot hit.
+	other := uuid.NewSHA1(trafficExperiment, []byte("retro-other"))
+	clicks := []RawClick{{ID: uuid.NewSHA1(other, []byte{0}), DeliveryID: other, VariantID: testVariant, ExperimentID: trafficExperiment,
+		LinkCount: 2, ClickedAt: t0.Add(-time.Second), Method: "GET", UserAgent: uaChrome, IP: "203.0.113.0/24"}}
+	for i, link := range []int{1, HoneypotLink, 0} {
+		clicks = append(clicks, RawClick{ID: uuid.NewSHA1(delivery, []byte{byte(i)}), DeliveryID: delivery, VariantID: testVariant,
+			ExperimentID: trafficExperiment, LinkIdx: link, LinkCount: 2, ClickedAt: t0.Add(time.Duration(i) * 300 * time.Millisecond),
+			Method: "GET", UserAgent: uaChrome, IP: "203.0.113.0/24"})
+	}
+	want := []string{ReasonNearHoneypot, ReasonHoneypot, ReasonNearHoneypot}
+	for _, chunk := range []int{4, 3, 2, 1} {
+		d := openTestDB(t)
+		if err := NewLedger(d.ledger).Append(ctx, clicks); err != nil {
+			t.Fatal(err)
+		}
+		p := d.newProjector(trafficDeliveries(), trafficRules)
+		p.cfg.Chunk = chunk
+		project(t, p)
+		var got []Click
+		if err := d.main.NewSelect().Model(&got).Where("delivery_id = ?", delivery).Order("clicked_at").Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var reasons []string
+		for _, c := range got {
+			reasons = append(reasons, c.Reason)
+		}
+		if !slices.Equal(reasons, want) {
+			t.Errorf("chunks of %d: reasons %q, want %q", chunk, reasons, want)
+		}
 	}
 }

@@ -178,10 +178,15 @@ func burstRule(d uuid.UUID, evs []*event, need int, retro []retroRange) []retroR
 }
 
 // mergeRanges joins overlapping ranges of the same delivery and reason, so a
-// scanner's sweep costs one UPDATE, not one per click.
+// scanner's sweep costs one UPDATE, not one per click. A delivery's ranges
+// come in the order the rules mark fresh clicks (the honeypot's before the
+// burst's), and a click already automated keeps its reason: so a stored
+// click gets the reason it would have got had it come in the same chunk as
+// the clicks that reveal it, however the ledger was cut into chunks.
 func mergeRanges(rs []retroRange) []retroRange {
 	slices.SortFunc(rs, func(a, b retroRange) int {
-		return cmp.Or(bytes.Compare(a.delivery[:], b.delivery[:]), strings.Compare(a.reason, b.reason), a.from.Compare(b.from))
+		return cmp.Or(bytes.Compare(a.delivery[:], b.delivery[:]), cmp.Compare(retroOrder(a.reason), retroOrder(b.reason)),
+			strings.Compare(a.reason, b.reason), a.from.Compare(b.from))
 	})
 	var out []retroRange
 	for _, r := range rs {
@@ -194,6 +199,17 @@ func mergeRanges(rs []retroRange) []retroRange {
 		out = append(out, r)
 	}
 	return out
+}
+
+// retroOrder is the order in which classifyBatch's rules mark clicks.
+func retroOrder(reason string) int {
+	switch reason {
+	case ReasonNearHoneypot:
+		return 0
+	case ReasonBurst:
+		return 1
+	}
+	return 2
 }
 
 func absDur(d time.Duration) time.Duration {
