@@ -25,7 +25,7 @@ func TestNothingIsSentTwice(t *testing.T) {
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(30, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Twice", 0))
-		done := e.waitDone(tok, exp.ID, 30*time.Second)
+		done := e.waitDone(tok, exp.ID, 2*time.Minute)
 		if done.Progress.Sent != 30 || len(e.smtp.messages()) != 30 {
 			t.Fatalf("progress %+v, smtp %d", done.Progress, len(e.smtp.messages()))
 		}
@@ -97,7 +97,7 @@ func TestSMTPErrors(t *testing.T) {
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(20, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Errors", 0))
 		// The greylisted batch waits for River's scheduler (every 5 s) to retry.
-		done := e.waitDone(tok, exp.ID, 45*time.Second)
+		done := e.waitDone(tok, exp.ID, 2*time.Minute)
 		if done.Progress.Sent != 18 || done.Progress.Failed != 2 {
 			t.Fatalf("progress %+v, want 18 sent and 2 failed", done.Progress)
 		}
@@ -145,7 +145,7 @@ func TestNotFound(t *testing.T) {
 	other := e.teamToken("rivals", "admin")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(5, "example.test"), nil)
 	exp := e.createAndLaunch(tok, "growth", experimentBody("Private", 0))
-	e.waitDone(tok, exp.ID, 30*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	link := trackedRE.FindString(parse(t, e.smtp.messages()[0]).html)
 	token := link[strings.LastIndex(link, "/")+1:]
 
@@ -224,7 +224,7 @@ func TestUnsubscribe(t *testing.T) {
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(10, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("First", 0))
-		e.waitDone(tok, exp.ID, 30*time.Second)
+		e.waitDone(tok, exp.ID, 2*time.Minute)
 		m := parse(t, e.smtp.messages()[0])
 		unsub := strings.Trim(m.unsub, "<>")
 
@@ -260,7 +260,7 @@ func TestUnsubscribe(t *testing.T) {
 
 		before := len(e.smtp.messages())
 		exp2 := e.createAndLaunch(tok, "growth", experimentBody("Second", 0))
-		done := e.waitDone(tok, exp2.ID, 30*time.Second)
+		done := e.waitDone(tok, exp2.ID, 2*time.Minute)
 		if done.Progress.Suppressed != 1 || done.Progress.Sent != 9 || done.Progress.Total != 10 {
 			t.Fatalf("second experiment progress %+v", done.Progress)
 		}

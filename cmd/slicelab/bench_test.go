@@ -37,7 +37,7 @@ func BenchmarkClickRedirect(b *testing.B) {
 	tok := e.teamToken("bench", "editor")
 	e.api("POST", "/api/v1/teams/bench/contacts", tok, contactsCSV(10, "bench.test"), nil)
 	exp := e.createAndLaunch(tok, "bench", experimentBody("Bench", 0))
-	e.waitDone(tok, exp.ID, 60*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	links := seedClickTargets(b, e, exp, 50_000)
 	ctx := context.Background()
 	ledger := tracking.NewLedger(e.app.st.ledgerRead)

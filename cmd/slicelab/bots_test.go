@@ -18,7 +18,7 @@ func TestBotClicks(t *testing.T) {
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(20, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Bots", 0))
-		e.waitDone(tok, exp.ID, 30*time.Second)
+		e.waitDone(tok, exp.ID, 2*time.Minute)
 		var msgs []parsedMsg
 		for _, r := range e.smtp.messages() {
 			msgs = append(msgs, parse(t, r))

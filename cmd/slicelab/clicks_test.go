@@ -127,7 +127,7 @@ func launchForClicks(t *testing.T, e *env, n int) (tok string, exp experimentJSO
 	tok = e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(n, "example.test"), nil)
 	exp = e.createAndLaunch(tok, "growth", experimentBody("Load", 0))
-	e.waitDone(tok, exp.ID, 60*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	for _, r := range e.smtp.messages() {
 		for _, l := range trackedRE.FindAllString(parse(t, r).html, 2) { // the two visible links
 			u, err := url.Parse(l)

@@ -110,7 +110,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Weekly insight", 0.1))
-		done := e.waitDone(tok, exp.ID, 60*time.Second)
+		done := e.waitDone(tok, exp.ID, 2*time.Minute)
 		p := done.Progress
 		if p.Total != 60 || p.Queued != 0 || p.Sending != 0 || p.Failed != 0 || p.HeldOut < 1 || p.HeldOut > 15 || p.Sent+p.HeldOut != 60 {
 			t.Fatalf("progress %+v", p)

@@ -93,7 +93,7 @@ func TestScheduledLaunch(t *testing.T) {
 			t.Fatalf("launched before its time: %s, %d messages", still.Status, len(e.smtp.messages()))
 		}
 		e.clock.advance(3*time.Hour + time.Second)
-		done := e.waitDone(tok, exp.ID, 30*time.Second)
+		done := e.waitDone(tok, exp.ID, 2*time.Minute)
 		if done.Progress.Sent != 20 || len(e.smtp.messages()) != 20 {
 			t.Fatalf("after its time: %+v, %d messages", done.Progress, len(e.smtp.messages()))
 		}
@@ -108,16 +108,16 @@ func TestContactCooldown(t *testing.T) {
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(10, "example.test"), nil)
 	first := e.createAndLaunch(tok, "growth", experimentBody("First", 0))
-	e.waitDone(tok, first.ID, 30*time.Second)
+	e.waitDone(tok, first.ID, 2*time.Minute)
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, csvBody("email,name\nnew@example.test,New\n"), nil)
 	second := e.createAndLaunch(tok, "growth", experimentBody("Second", 0))
-	done := e.waitDone(tok, second.ID, 30*time.Second)
+	done := e.waitDone(tok, second.ID, 2*time.Minute)
 	if done.Progress.Suppressed != 10 || done.Progress.Sent != 1 {
 		t.Fatalf("within the cool-down: %+v", done.Progress)
 	}
 	e.clock.advance(25 * time.Hour)
 	third := e.createAndLaunch(tok, "growth", experimentBody("Third", 0))
-	if done := e.waitDone(tok, third.ID, 30*time.Second); done.Progress.Sent != 11 || done.Progress.Suppressed != 0 {
+	if done := e.waitDone(tok, third.ID, 2*time.Minute); done.Progress.Sent != 11 || done.Progress.Suppressed != 0 {
 		t.Fatalf("after the cool-down: %+v", done.Progress)
 	}
 }

@@ -192,7 +192,7 @@ func TestOneDecision(t *testing.T) {
 			body["engine"] = engine
 		}
 		exp := e.createAndLaunch(tok, "growth", body)
-		e.waitDone(tok, exp.ID, 30*time.Second)
+		e.waitDone(tok, exp.ID, 2*time.Minute)
 		var res struct {
 			Engine  string `json:"engine"`
 			Summary string `json:"summary"`
@@ -355,7 +355,7 @@ func TestTeamSender(t *testing.T) {
 		editor := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", editor, contactsCSV(3, "example.test"), nil)
 		exp := e.createAndLaunch(editor, "growth", experimentBody("From the team", 0))
-		e.waitDone(editor, exp.ID, 30*time.Second)
+		e.waitDone(editor, exp.ID, 2*time.Minute)
 		msgs := e.smtp.messages()
 		if len(msgs) == 0 {
 			t.Fatal("nothing was sent")
@@ -482,7 +482,7 @@ func TestSecretsAndFiles(t *testing.T) {
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(4, "growth.test"), nil)
 	exp := e.createAndLaunch(tok, "growth", experimentBody("Rotate", 0))
-	e.waitDone(tok, exp.ID, 30*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	link := trackedRE.FindString(parse(t, e.smtp.messages()[0]).html)
 	db := e.vars["SLICELAB_DATABASE_URL"]
 	e.stop()

@@ -92,8 +92,8 @@ func TestWeeklyReview(t *testing.T) {
 
 		expA := e.createAndLaunch(tok, "growth", withInitiative(experimentBody("Insight A", 0), "Digest"))
 		expB := e.createAndLaunch(tok, "growth", withInitiative(experimentBody("Insight B", 0.2), "Digest"))
-		e.waitDone(tok, expA.ID, 30*time.Second)
-		e.waitDone(tok, expB.ID, 30*time.Second)
+		e.waitDone(tok, expA.ID, 2*time.Minute)
+		e.waitDone(tok, expB.ID, 2*time.Minute)
 		type kr struct{ ID string }
 		var clicksKR, ctrKR, eventsKR, fewerBugs, bounce, launched, staleKR, baseline kr
 		post("/api/v1/objectives/"+growth.ID+"/key-results", map[string]any{"title": "Weekly clickers", "type": "metric", "start": 0, "target": 20,

@@ -98,7 +98,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		e.api("GET", "/api/v1/experiments/"+junk.ID, admin, nil, nil) // 404
 		e.api("POST", "/api/v1/experiments/"+draft.ID+"/launch", admin, nil, nil)
 		e.api("POST", "/api/v1/experiments/"+draft.ID+"/launch", admin, nil, nil) // 409
-		e.waitDone(admin, draft.ID, 30*time.Second)
+		e.waitDone(admin, draft.ID, 2*time.Minute)
 		e.api("GET", "/api/v1/teams/growth/experiments", admin, nil, nil)
 		e.api("GET", "/api/v1/experiments/"+draft.ID+"/results", admin, nil, nil)
 		var second experimentJSON

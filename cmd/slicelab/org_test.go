@@ -200,8 +200,8 @@ func TestOrgWeek(t *testing.T) {
 		e.api("POST", "/api/v1/teams/beta/contacts", beta, contactsCSV(10, "readers-b.test"), nil)
 		expA := e.createAndLaunch(alpha, "alpha", experimentBody("Alpha insight", 0))
 		expB := e.createAndLaunch(beta, "beta", experimentBody("Beta insight", 0))
-		e.waitDone(alpha, expA.ID, 30*time.Second)
-		e.waitDone(beta, expB.ID, 30*time.Second)
+		e.waitDone(alpha, expA.ID, 2*time.Minute)
+		e.waitDone(beta, expB.ID, 2*time.Minute)
 		if st, raw := e.api("POST", "/api/v1/key-results/"+clicksKR.ID+"/experiments", alpha, map[string]string{"experiment_id": expA.ID}, nil); st != 204 && st != 201 && st != 200 {
 			t.Fatalf("link alpha's experiment: %d %s", st, raw)
 		}

@@ -27,7 +27,7 @@ func TestContactPrivacy(t *testing.T) {
 			"tags": []string{"beta"}, "attributes": map[string]string{"plan": "pro"}}}, nil)
 		e.api("POST", "/api/v1/teams/growth/contacts", admin, contactsCSV(9, "example.test"), nil)
 		exp := e.createAndLaunch(admin, "growth", experimentBody("Privacy", 0))
-		e.waitDone(admin, exp.ID, 30*time.Second)
+		e.waitDone(admin, exp.ID, 2*time.Minute)
 		var adaLink string
 		for _, r := range e.smtp.messages() {
 			if m := parse(t, r); strings.EqualFold(m.rcpt, "ada@example.test") {

@@ -50,7 +50,7 @@ func TestRestartMidSend(t *testing.T) {
 		}
 
 		e2 := startEnv(t, db, slow, func(v map[string]string) { v["SLICELAB_DATA_DIR"] = e.vars["SLICELAB_DATA_DIR"] })
-		done := e2.waitDone(tok, exp.ID, 30*time.Second)
+		done := e2.waitDone(tok, exp.ID, 2*time.Minute)
 		second := e2.smtp.messages()
 		if done.Progress.Sent != 120 || len(first)+len(second) != 120 {
 			t.Fatalf("progress %+v; messages %d before and %d after the restart", done.Progress, len(first), len(second))
@@ -76,7 +76,7 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 	tok := a.teamToken("growth", "editor")
 	a.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(300, "example.test"), nil)
 	exp := a.createAndLaunch(tok, "growth", experimentBody("Shared", 0))
-	done := b.waitDone(tok, exp.ID, 60*time.Second)
+	done := b.waitDone(tok, exp.ID, 2*time.Minute)
 	ma, mb := a.smtp.messages(), b.smtp.messages()
 	if done.Progress.Sent != 300 || len(ma)+len(mb) != 300 {
 		t.Fatalf("progress %+v; instance A sent %d, B %d", done.Progress, len(ma), len(mb))

@@ -334,7 +334,7 @@ func TestSendProgressAndMetrics(t *testing.T) {
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(30, "example.test"), nil)
 	exp := e.createAndLaunch(tok, "growth", experimentBody("Metrics", 0))
-	e.waitDone(tok, exp.ID, 30*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	var got struct {
 		Assignment *struct {
 			Assigned int  `json:"assigned"`

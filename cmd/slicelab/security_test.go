@@ -132,7 +132,7 @@ func TestLookupLimits(t *testing.T) {
 		tok := e.teamToken("growth", "editor")
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(2, "example.test"), nil)
 		exp := e.createAndLaunch(tok, "growth", experimentBody("Real links", 0))
-		e.waitDone(tok, exp.ID, 30*time.Second)
+		e.waitDone(tok, exp.ID, 2*time.Minute)
 		m := parse(t, e.smtp.messages()[0])
 		link := trackedRE.FindString(m.html)
 		unsub := m.unsub

@@ -314,7 +314,7 @@ func TestLaunchPlanMatchesLaunch(t *testing.T) {
 		e.api("POST", "/api/v1/teams/growth/contacts", tok, csvBody("email,name,tags\nsoon1@example.com,S1,early\nsoon2@example.com,S2,early\n"), nil)
 		first["audience"] = map[string]any{"tags": []string{"early"}}
 		f := e.createAndLaunch(tok, "growth", first)
-		e.waitDone(tok, f.ID, 30*time.Second)
+		e.waitDone(tok, f.ID, 2*time.Minute)
 		// ... and one of them unsubscribes.
 		msgs := e.smtp.messages()
 		unsub := regexp.MustCompile(`/u/[A-Za-z0-9_-]+`).FindString(msgs[0].msg.Header.Get("List-Unsubscribe"))

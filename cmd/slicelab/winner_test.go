@@ -71,7 +71,7 @@ func TestTestThenWinner(t *testing.T) {
 			t.Fatalf("the winner went out %d messages early", n)
 		}
 		e2.clock.advance(2*time.Hour + time.Minute) // the wait is over
-		done := e2.waitDone(tok, exp.ID, 30*time.Second)
+		done := e2.waitDone(tok, exp.ID, 2*time.Minute)
 		second := e2.smtp.messages()
 		if len(second) != p.Waiting || done.Progress.Sent != p.Sent+p.Waiting || done.Progress.Waiting != 0 {
 			t.Fatalf("the winner went to %d contacts, %d were waiting; progress %+v", len(second), p.Waiting, done.Progress)
@@ -113,7 +113,7 @@ func TestStatsCLIMatchesResults(t *testing.T) {
 	tok := e.teamToken("growth", "editor")
 	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(200, "example.test"), nil)
 	exp := e.createAndLaunch(tok, "growth", experimentBody("CLI", 0.1))
-	e.waitDone(tok, exp.ID, 30*time.Second)
+	e.waitDone(tok, exp.ID, 2*time.Minute)
 	for i, r := range e.smtp.messages() {
 		m := parse(t, r)
 		if i%3 == 0 || (m.subject == "Your weekly insight" && i%5 == 0) {
