@@ -20,8 +20,8 @@ import (
 // A process that stops removes its note; one that was killed drops out of
 // the count after RateShareWindow, until when the others send a little
 // slower than they could. Between two notes the division can be out of
-// date: for up to RateShareEvery after an instance starts, it sends at the
-// whole rate while the others still send at their old shares.
+// date: for up to RateShareEvery after an instance starts, it sends at its
+// new share while the others still send at their old, larger ones.
 const (
 	RateShareEvery  = 5 * time.Second
 	RateShareWindow = 3 * RateShareEvery
