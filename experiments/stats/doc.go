@@ -7,7 +7,7 @@
 // result types (CompareResult, SRMResult, PlanResult) serialise to the JSON
 // shapes of product.md §13 ("stats compare", "stats srm", "stats plan").
 //
-// Sources. The formulas follow /work/shared/docs/research-stats.md §2, which
+// Sources. The formulas follow the project's research-stats.md (beside product.md) §2, which
 // transcribes GrowthBook (growthbook/growthbook, packages/stats/gbstats and
 // packages/shared/src/{power,experiments}) plus Wilson (1927) and Newcombe
 // (1998). Distribution functions (normal, Student t, χ²) come from
