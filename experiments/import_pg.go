@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -33,7 +34,11 @@ type pgCopy struct {
 	done  chan error
 	err   error // the copy's end, once received from done
 	ended bool
-	stopE error // why the pages ended (nil: the input's end)
+	// stopE is why the pages ended (nil: the input's end). pgx reads it
+	// (Err) from the copy's goroutine, also when the copy fails while the
+	// import is stopping it: hence the lock.
+	mu    sync.Mutex
+	stopE error
 
 	teamID pgtype.UUID
 	now    any
@@ -75,8 +80,12 @@ func (c *pgCopy) Next() bool {
 
 func (c *pgCopy) Values() ([]any, error) { return c.cur[c.i-1], nil }
 
-// Err is read after the pages' channel is closed: it was set before.
-func (c *pgCopy) Err() error { return c.stopE }
+// Err says why the pages ended (pgx calls it from the copy's goroutine).
+func (c *pgCopy) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopE
+}
 
 // send hands a page over to the copy; an error is the copy's failure.
 func (c *pgCopy) send(page []ContactInput, keys []string) error {
@@ -125,7 +134,9 @@ func copyError(err error) error {
 // cancelled) and waits for it.
 func (c *pgCopy) stop(why error) error {
 	if !c.ended {
+		c.mu.Lock()
 		c.stopE = why
+		c.mu.Unlock()
 		close(c.pages)
 		c.ended, c.err = true, copyError(<-c.done)
 	}

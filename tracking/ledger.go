@@ -70,7 +70,8 @@ const LedgerWriterName = "slicelab-ledger"
 
 // WrittenBy tells a PostgreSQL ledger that every session writing it has
 // application name name (all of them, in every instance: one writer under
-// another name could have its clicks skipped). Read then waits only for
+// another name could have its clicks skipped). Sessions of that name on
+// other databases of the server are not waited for. Read then waits only for
 // those sessions' transactions instead of for the oldest transaction on
 // the whole server, so that a long transaction elsewhere (a million-row
 // import, another database's work on the same server) does not hold the
@@ -272,7 +273,8 @@ func (l *Ledger) writersHorizon(ctx context.Context) (int64, error) {
 	// sessions are read.
 	if err := l.db.NewRaw(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next,
 		COALESCE((SELECT array_agg(backend_xid::text::bigint) FROM pg_stat_activity
-			WHERE application_name = ? AND backend_xid IS NOT NULL), '{}') AS running`, l.writers).Scan(ctx, &h); err != nil {
+			WHERE application_name = ? AND datname = current_database() AND backend_xid IS NOT NULL), '{}') AS running`,
+		l.writers).Scan(ctx, &h); err != nil {
 		return 0, err
 	}
 	return writersHorizon(h.Next, h.Running), nil

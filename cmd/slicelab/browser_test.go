@@ -377,7 +377,7 @@ func browserFlows(t *testing.T, e *env, b *br) {
 	// The link's own click (not a mouse event at coordinates that a resize
 	// may have moved); it goes on to example.com, which this machine cannot reach.
 	_ = chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('a.tracked-link').click()`))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		r, err := e.app.exps.Results(ctx, team.ID, expID)
 		if err != nil {
@@ -391,7 +391,9 @@ func browserFlows(t *testing.T, e *env, b *br) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the click on %s was not counted: %+v", href, r.Variants)
+			rows, _, err := tracking.NewLedger(e.app.st.ledgerRead).Count(ctx)
+			st, _ := tracking.NewStore(e.app.st.db).ProjectionState(ctx)
+			t.Fatalf("the click on %s was not counted (ledger rows %d, %v; projection %+v): %+v", href, rows, err, st, r.Variants)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
