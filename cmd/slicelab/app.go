@@ -28,13 +28,15 @@ import (
 
 // app is the composed service: database, domain services, River and HTTP.
 type app struct {
-	cfg    config
-	log    *slog.Logger
-	st     *store
-	clicks *tracking.Store
-	exps   *experiments.Service
-	okr    *okr.Service
-	trk    *tracking.Service
+	cfg config
+	log *slog.Logger
+	st  *store
+	// the footers added to every email (templates.EmailFooters)
+	htmlFooter, textFooter string
+	clicks                 *tracking.Store
+	exps                   *experiments.Service
+	okr                    *okr.Service
+	trk                    *tracking.Service
 	// rec writes clicks to the ledger (spool: while it cannot); proj
 	// classifies and rolls them up afterwards (in processes with workers).
 	rec    *tracking.Recorder
@@ -93,8 +95,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	if err != nil {
 		return fail(err)
 	}
-	htmlFooter, textFooter, err := templates.EmailFooters()
-	if err != nil {
+	if a.htmlFooter, a.textFooter, err = templates.EmailFooters(); err != nil {
 		return fail(err)
 	}
 	riverLog := slog.New(minLevel{a.log.Handler(), slog.LevelWarn}).With("component", "river")
@@ -103,10 +104,7 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	}
 
 	a.clicks = tracking.NewStore(st.db)
-	a.exps = experiments.NewService(st.db, experiments.Config{
-		BatchSize: a.cfg.BatchSize, HTMLFooter: htmlFooter, TextFooter: textFooter, ContactCooldown: a.cfg.ContactCooldown,
-	}, experiments.Deps{Jobs: a.jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now,
-		Ledger: tracking.NewLedger(st.ledger), Counted: func(ctx context.Context) error { return a.proj.Fresh(ctx) }})
+	a.exps = a.newExperiments(a.jobs)
 	if a.okr, err = okr.NewService(st.db, a.exps, a.clicks, okr.Config{Secret: secret, Previous: a.cfg.previousSecrets()}, a.now); err != nil {
 		return fail(err)
 	}
@@ -238,6 +236,15 @@ const (
 	clickBatch     = 1000
 	clickWritersPG = 2
 )
+
+// newExperiments is the experiments service over the app's store, queueing
+// its background work with jobs.
+func (a *app) newExperiments(jobs experiments.JobInserter) *experiments.Service {
+	return experiments.NewService(a.st.db, experiments.Config{
+		BatchSize: a.cfg.BatchSize, HTMLFooter: a.htmlFooter, TextFooter: a.textFooter, ContactCooldown: a.cfg.ContactCooldown,
+	}, experiments.Deps{Jobs: jobs, KeyResults: okr.KeyResultLinker{}, Clicks: a.clicks, Now: a.now,
+		Ledger: tracking.NewLedger(a.st.ledger), Counted: func(ctx context.Context) error { return a.proj.Fresh(ctx) }})
+}
 
 // close releases what init opened (for commands that do not run).
 func (a *app) close() {
