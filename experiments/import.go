@@ -937,6 +937,19 @@ func (w *contactWriter) writeSQLite(ctx context.Context, add, update, retag, tag
 	return nil
 }
 
+// storedJSON is a new contact's attributes and tags as the contacts table
+// keeps them: JSON text, an empty object and list when there are none.
+func (c ContactInput) storedJSON() (attrs, tags string) {
+	t, a := c.Tags, c.Attributes
+	if t == nil {
+		t = []string{}
+	}
+	if a == nil {
+		a = map[string]string{}
+	}
+	return jsonText(a), jsonText(t)
+}
+
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -971,17 +984,10 @@ func (w *contactWriter) write(ctx context.Context, page []ContactInput, keys []s
 	for i, c := range page {
 		e, ok := existing[keys[i]]
 		if !ok {
-			t := c.Tags
-			if t == nil {
-				t = []string{}
-			}
-			attrs := c.Attributes
-			if attrs == nil {
-				attrs = map[string]string{}
-			}
+			attrs, tags := c.storedJSON()
 			id := tracking.NewID()
-			add = append(add, id, w.teamID, c.Email, keys[i], c.Name, jsonText(attrs), jsonText(t), w.now)
-			for _, tag := range t {
+			add = append(add, id, w.teamID, c.Email, keys[i], c.Name, attrs, tags, w.now)
+			for _, tag := range c.Tags {
 				tagRows = append(tagRows, id, w.teamID, tag)
 			}
 			continue

@@ -87,14 +87,7 @@ func (p *sqlitePipe) send(page []ContactInput, keys []string) error {
 	pg.contacts = append(pg.contacts, '[')
 	pg.tags = append(pg.tags, '[')
 	for i, in := range page {
-		tags := in.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		attrs := in.Attributes
-		if attrs == nil {
-			attrs = map[string]string{}
-		}
+		attrs, tags := in.storedJSON()
 		id := tracking.NewID().String()
 		if i > 0 {
 			pg.contacts = append(pg.contacts, ',')
@@ -108,11 +101,11 @@ func (p *sqlitePipe) send(page []ContactInput, keys []string) error {
 		pg.contacts = append(pg.contacts, ',')
 		pg.contacts = appendJSONString(pg.contacts, in.Name)
 		pg.contacts = append(pg.contacts, ',')
-		pg.contacts = appendJSONString(pg.contacts, jsonText(attrs))
+		pg.contacts = appendJSONString(pg.contacts, attrs)
 		pg.contacts = append(pg.contacts, ',')
-		pg.contacts = appendJSONString(pg.contacts, jsonText(tags))
+		pg.contacts = appendJSONString(pg.contacts, tags)
 		pg.contacts = append(pg.contacts, ']')
-		for _, t := range tags {
+		for _, t := range in.Tags {
 			if len(pg.tags) > 1 {
 				pg.tags = append(pg.tags, ',')
 			}
