@@ -3,7 +3,9 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +28,10 @@ type SQLitePool struct {
 	// Synchronous is PRAGMA synchronous ("": SQLite's default, FULL: in WAL
 	// mode every commit is fsynced before it returns).
 	Synchronous string
+	// BackgroundCheckpoints: the pool's commits never copy the write-ahead
+	// log into the database file (PRAGMA wal_autocheckpoint = 0); a
+	// Checkpointer on the same file must do it.
+	BackgroundCheckpoints bool
 }
 
 // SQLiteDSN is the one connection string of slicelab's SQLite database, used
@@ -45,6 +51,9 @@ func (p SQLitePool) DSN(path string) string {
 		strconv.FormatInt(busy.Milliseconds(), 10) + ")"
 	if p.Synchronous != "" {
 		dsn += "&_pragma=synchronous(" + strings.ToUpper(p.Synchronous) + ")"
+	}
+	if p.BackgroundCheckpoints {
+		dsn += "&_pragma=wal_autocheckpoint(0)"
 	}
 	return dsn + "&_txlock=immediate"
 }
@@ -115,4 +124,80 @@ var (
 func LedgerPath(path string) string {
 	ext := filepath.Ext(path)
 	return strings.TrimSuffix(path, ext) + "-clicks" + ext
+}
+
+// A Checkpointer copies a SQLite file's write-ahead log into the file, in a
+// goroutine and on a connection of its own, for pools opened with
+// BackgroundCheckpoints.
+//
+// By default SQLite does this inside the commit that takes the log past
+// 1,000 pages: that commit's caller waits for the copy, which is about 2 s
+// after a million-row import, or a few milliseconds for the click (or the
+// send) whose batch happened to cross the mark. A checkpoint here is
+// SQLite's same PASSIVE one (it copies what no reader still needs and
+// never blocks the writer or the readers); only the waiting moves out of
+// the requests. Durability is unchanged: a commit is in the log when it
+// returns, and the log is replayed after a crash.
+type Checkpointer struct {
+	db     *bun.DB
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // the last checkpoint's failure, other than SQLITE_BUSY
+}
+
+// CheckpointEvery is how often a Checkpointer checkpoints: a second of
+// writes at full speed is a few MB of log.
+const CheckpointEvery = 500 * time.Millisecond
+
+// StartCheckpointer starts checkpointing the SQLite file at path every
+// `every` until Stop.
+func StartCheckpointer(ctx context.Context, path string, every time.Duration) (*Checkpointer, error) {
+	db, err := SQLitePool{BusyTimeout: time.Second}.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c := &Checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := c.Checkpoint(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			switch { // said once when checkpoints begin to fail, once when they work again
+			case err != nil && c.err == nil:
+				slog.Warn("SQLite checkpoints fail: the write-ahead log grows until they work again", "file", path, "err", err)
+			case err == nil && c.err != nil:
+				slog.Info("SQLite checkpoints work again", "file", path)
+			}
+			c.err = err
+		}
+	}()
+	return c, nil
+}
+
+// Checkpoint runs one PASSIVE checkpoint now.
+func (c *Checkpointer) Checkpoint(ctx context.Context) error {
+	var busy, logPages, done int
+	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done)
+	if err != nil {
+		return fmt.Errorf("SQLite checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Stop ends the checkpoints (the last connection to close a SQLite file
+// checkpoints it anyway) and says the last one that failed, if any.
+func (c *Checkpointer) Stop() error {
+	c.cancel()
+	<-c.done
+	return errors.Join(c.err, c.db.Close())
 }

@@ -34,6 +34,9 @@ type store struct {
 	// writing connection and a reading pool.
 	ledger, ledgerRead *bun.DB
 	postgres           bool
+	// checkpoints copy the SQLite files' write-ahead logs into the files
+	// (see migrations.Checkpointer): no commit waits for that.
+	checkpoints []*migrations.Checkpointer
 }
 
 // Pool sizes on PostgreSQL. The main pool serves the API, River's workers
@@ -85,26 +88,33 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		}
 		return &store{db: db, ledger: ledger, ledgerRead: db, postgres: true}, nil
 	}
-	db, err := migrations.OpenSQLite(ctx, t.dsn)
+	db, err := migrations.SQLitePool{BackgroundCheckpoints: true}.Open(ctx, t.dsn)
 	if err != nil {
 		return nil, err
 	}
+	st := &store{db: db}
 	writer := migrations.LedgerWriter
+	writer.BackgroundCheckpoints = true
 	if !t.clickFsync { // WAL: commits are not fsynced, checkpoints are
 		writer.Synchronous = "NORMAL"
 	}
-	ledger, err := writer.Open(ctx, migrations.LedgerPath(t.dsn))
-	if err != nil {
-		db.Close()
+	if st.ledger, err = writer.Open(ctx, migrations.LedgerPath(t.dsn)); err != nil {
+		st.Close()
 		return nil, err
 	}
-	read, err := migrations.LedgerReader.Open(ctx, migrations.LedgerPath(t.dsn))
-	if err != nil {
-		ledger.Close()
-		db.Close()
+	if st.ledgerRead, err = migrations.LedgerReader.Open(ctx, migrations.LedgerPath(t.dsn)); err != nil {
+		st.Close()
 		return nil, err
 	}
-	return &store{db: db, ledger: ledger, ledgerRead: read}, nil
+	for _, path := range []string{t.dsn, migrations.LedgerPath(t.dsn)} {
+		c, err := migrations.StartCheckpointer(ctx, path, migrations.CheckpointEvery)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.checkpoints = append(st.checkpoints, c)
+	}
+	return st, nil
 }
 
 // withParam sets a query parameter of a postgres:// URL (pgx passes unknown
@@ -122,10 +132,15 @@ func withParam(dsn, key, value string) (string, error) {
 
 func (s *store) Close() error {
 	var errs []error
-	if s.ledgerRead != s.db {
-		errs = append(errs, s.ledgerRead.Close())
+	for _, c := range s.checkpoints {
+		errs = append(errs, c.Stop())
 	}
-	errs = append(errs, s.ledger.Close(), s.db.Close())
+	for _, db := range []*bun.DB{s.ledgerRead, s.ledger} {
+		if db != nil && db != s.db {
+			errs = append(errs, db.Close())
+		}
+	}
+	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
 
