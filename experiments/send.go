@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -733,7 +734,16 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 	now := w.now().UTC()
 	res := make([]recordResult, len(group))
 	pg := w.db.Dialect().Name() == dialect.PG
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	runInTx := w.db.RunInTx
+	if !pg && !w.syncCommit {
+		conn, err := lazySync(ctx, w.db)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.restore()
+		runInTx = conn.RunInTx
+	}
+	err := runInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		clear(res)
 		if pg && !w.syncCommit {
 			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
@@ -840,6 +850,42 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 		return nil
 	})
 	return res, err
+}
+
+// lazySyncConn is a SQLite connection whose commits are not fsynced
+// (PRAGMA synchronous = NORMAL) until restore. In WAL mode such a commit
+// survives a crash or kill of slicelab (the operating system has it); a
+// crash of the machine may lose it. SQLite only lets a connection change
+// this outside a transaction.
+type lazySyncConn struct {
+	bun.Conn
+	was int
+}
+
+func lazySync(ctx context.Context, db *bun.DB) (*lazySyncConn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &lazySyncConn{Conn: conn}
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&c.was); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// restore gives the connection its setting back and returns it to the
+// pool; a connection that cannot have it back is closed, not reused.
+func (c *lazySyncConn) restore() {
+	if _, err := c.ExecContext(context.Background(), fmt.Sprintf("PRAGMA synchronous = %d", c.was)); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = c.Close()
 }
 
 func cancelPendingIfCancelled(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {

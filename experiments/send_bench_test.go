@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 )
 
 // The cost of recording send outcomes, per message, in groups of 16 (the
@@ -23,29 +24,42 @@ import (
 func BenchmarkSendOutcomes(b *testing.B) {
 	ctx := context.Background()
 	db := openMigrated(b, os.Getenv("SLICELAB_BENCH_POSTGRES") != "")
+	svc, ds, job := sendingDeliveries(b, db, b.N)
+	w := NewSender(svc, nil, nil, SenderConfig{}, slog.New(slog.DiscardHandler))
+	const group = 16
+	b.ResetTimer()
+	for start := 0; start < len(ds); start += group {
+		flushGroup(b, ctx, w, ds[start:min(len(ds), start+group)], job)
+	}
+}
+
+// sendingDeliveries makes n deliveries of a new experiment (n contacts of a
+// new team), each claimed by attempt 1 of job: as a send job holds them.
+func sendingDeliveries(tb testing.TB, db *bun.DB, n int) (*Service, []Delivery, int64) {
+	tb.Helper()
+	ctx := context.Background()
 	svc := NewService(db, Config{}, Deps{})
 	team, err := svc.CreateTeam(ctx, "bench", "Bench")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	n := b.N
 	var csv strings.Builder
 	csv.WriteString("email,name\n")
 	for i := range n {
 		fmt.Fprintf(&csv, "p%d@bench.test,P %d\n", i, i)
 	}
 	if _, err := svc.ImportContactsCSV(ctx, team.ID, strings.NewReader(csv.String())); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	e, err := svc.Create(ctx, team.ID, CreateInput{Name: "Outcomes", Initiative: "Bench", Variants: []VariantInput{
 		{Name: "control", Control: true, Subject: "s", HTML: `<a href="https://example.com/">x</a>`, Text: "t"},
 		{Name: "treatment", Subject: "s", HTML: `<a href="https://example.com/">y</a>`, Text: "t"}}})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var contacts []uuid.UUID
 	if err := db.NewSelect().Table("contacts").Column("id").Where("team_id = ?", team.ID).Order("id").Scan(ctx, &contacts); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	now := time.Now().UTC()
 	job := int64(1)
@@ -58,25 +72,26 @@ func BenchmarkSendOutcomes(b *testing.B) {
 	for start := 0; start < len(ds); start += 1000 {
 		part := ds[start:min(len(ds), start+1000)]
 		if _, err := db.NewInsert().Model(&part).Returning("NULL").Exec(ctx); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	w := NewSender(svc, nil, nil, SenderConfig{}, slog.New(slog.DiscardHandler))
-	const group = 16
-	b.ResetTimer()
-	for start := 0; start < len(ds); start += group {
-		var g []*commitWaiter
-		for _, d := range ds[start:min(len(ds), start+group)] {
-			g = append(g, &commitWaiter{r: sendRecord{job: job, attempt: 1, d: d, loc: time.UTC}, res: make(chan recordResult, 1)})
-		}
-		res, err := w.flushTx(ctx, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range res {
-			if !res[i].owned {
-				b.Fatalf("delivery %d not owned", start+i)
-			}
+	return svc, ds, job
+}
+
+// flushGroup records the deliveries as sent, as one group of outcomes.
+func flushGroup(tb testing.TB, ctx context.Context, w *Sender, ds []Delivery, job int64) {
+	tb.Helper()
+	var g []*commitWaiter
+	for _, d := range ds {
+		g = append(g, &commitWaiter{r: sendRecord{job: job, attempt: 1, d: d, loc: time.UTC}, res: make(chan recordResult, 1)})
+	}
+	res, err := w.flushTx(ctx, g)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range res {
+		if !res[i].owned {
+			tb.Fatalf("delivery %s not owned", ds[i].ID)
 		}
 	}
 }

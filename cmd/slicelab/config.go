@@ -91,9 +91,9 @@ const envHelp = `Environment variables (all optional):
                              test messages besides the team's members (default: members only; 60 a team per hour)
   SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 16)
   SLICELAB_SEND_FSYNC        on: every group of recorded send outcomes waits for the database's disk; off: for
-                             its server only (PostgreSQL synchronous_commit=off), which survives a crash or kill
-                             of slicelab, while a crash of the database server or machine may send the last
-                             moment's messages again (default off; SQLite commits are always on disk)
+                             its server only (PostgreSQL synchronous_commit=off, SQLite synchronous=NORMAL for
+                             those commits), which survives a crash or kill of slicelab, while a crash of the
+                             database server or machine may send the last moment's messages again (default off)
   SLICELAB_BOT_WINDOW        clicks this soon after the send count as automated (default 10s; 0s off)
   SLICELAB_CONTACT_COOLDOWN  per-team contact cool-down (default 24h; 0s off)
   SLICELAB_LOG_LEVEL         debug | info | warn | error (default info)
