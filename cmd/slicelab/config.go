@@ -89,7 +89,7 @@ const envHelp = `Environment variables (all optional):
   SLICELAB_SEND_RATE         messages per second, shared by all the instances that send, 0 = unlimited (default 50)
   SLICELAB_TEST_RECIPIENTS   comma-separated addresses (pm@example.com) or domains (@example.com) that may receive
                              test messages besides the team's members (default: members only; 60 a team per hour)
-  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 16)
+  SLICELAB_SEND_CONCURRENCY  parallel send jobs per process, each with one SMTP connection kept open (default 32)
   SLICELAB_SEND_FSYNC        on: every group of recorded send outcomes waits for the database's disk; off: for
                              its server only (PostgreSQL synchronous_commit=off, SQLite synchronous=NORMAL for
                              those commits), which survives a crash or kill of slicelab, while a crash of the
@@ -119,7 +119,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Secret:          getenv("SLICELAB_SECRET"),
 		OutboxDir:       getenv("SLICELAB_OUTBOX_DIR"),
 		SendRate:        50,
-		SendConcurrency: 16,
+		SendConcurrency: 32,
 		BatchSize:       100,
 		BotWindow:       10 * time.Second,
 		ContactCooldown: 24 * time.Hour,
