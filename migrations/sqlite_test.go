@@ -28,6 +28,10 @@ func TestBackgroundCheckpoints(t *testing.T) {
 		}
 		return fi.Size()
 	}
+	var limit int
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&limit); err != nil || limit != WALSizeLimit {
+		t.Fatalf("journal_size_limit %d (%v), want %d", limit, err, WALSizeLimit)
+	}
 	if _, err := db.ExecContext(ctx, "CREATE TABLE t (v TEXT)"); err != nil {
 		t.Fatal(err)
 	}
