@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -144,6 +145,9 @@ type Sender struct {
 	share rateShare
 	// syncCommit: outcome commits wait for the database's disk (see SenderConfig.SyncCommit).
 	syncCommit bool
+	// poolSync is PRAGMA synchronous of the SQLite pool's connections plus
+	// one (0: not read yet), given back after each lazy outcome commit.
+	poolSync atomic.Int32
 }
 
 // SendObserver is told about sending (the /metrics of cmd/slicelab).
@@ -736,7 +740,7 @@ func (w *Sender) flushTx(ctx context.Context, group []*commitWaiter) ([]recordRe
 	pg := w.db.Dialect().Name() == dialect.PG
 	runInTx := w.db.RunInTx
 	if !pg && !w.syncCommit {
-		conn, err := lazySync(ctx, w.db)
+		conn, err := lazySync(ctx, w.db, &w.poolSync)
 		if err != nil {
 			return nil, err
 		}
@@ -862,15 +866,21 @@ type lazySyncConn struct {
 	was int
 }
 
-func lazySync(ctx context.Context, db *bun.DB) (*lazySyncConn, error) {
+// lazySync takes a connection of db and makes its commits lazy; poolSync
+// keeps the pool's own setting (plus one, 0: not read yet), read from the
+// first connection: every connection of a pool opens with the same one.
+func lazySync(ctx context.Context, db *bun.DB, poolSync *atomic.Int32) (*lazySyncConn, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := &lazySyncConn{Conn: conn}
-	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&c.was); err != nil {
-		conn.Close()
-		return nil, err
+	c := &lazySyncConn{Conn: conn, was: int(poolSync.Load()) - 1}
+	if c.was < 0 {
+		if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&c.was); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		poolSync.Store(int32(c.was) + 1)
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		conn.Close()
