@@ -32,10 +32,30 @@ func BenchmarkSendOutcomes(b *testing.B) {
 	if g, err := strconv.Atoi(os.Getenv("SLICELAB_BENCH_GROUP")); err == nil && g > 0 {
 		group = g
 	}
+	// SLICELAB_BENCH_SPREAD=n takes each group's outcomes from n different
+	// parts of the audience in turn, as n senders working on n batches do.
+	if n, err := strconv.Atoi(os.Getenv("SLICELAB_BENCH_SPREAD")); err == nil && n > 1 {
+		ds = spread(ds, n)
+	}
 	b.ResetTimer()
 	for start := 0; start < len(ds); start += group {
 		flushGroup(b, ctx, w, ds[start:min(len(ds), start+group)], job)
 	}
+}
+
+// spread reorders ds as n senders would finish them: one from each of n
+// equal parts in turn.
+func spread(ds []Delivery, n int) []Delivery {
+	part := (len(ds) + n - 1) / n
+	out := make([]Delivery, 0, len(ds))
+	for i := range part {
+		for p := range n {
+			if j := p*part + i; j < len(ds) {
+				out = append(out, ds[j])
+			}
+		}
+	}
+	return out
 }
 
 // sendingDeliveries makes n deliveries of a new experiment (n contacts of a
