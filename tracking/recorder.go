@@ -219,11 +219,15 @@ func (r *Recorder) flush(b *pendingBatch) {
 		err = r.ledger.Append(ctx, b.clicks)
 		cancel()
 		if err != nil && r.cfg.Spool != nil {
-			if r.spooling.CompareAndSwap(false, true) {
-				r.log.Warn("the click ledger cannot be written; clicks go to the spool until it can",
-					"err", err, "spool", r.cfg.Spool.Path())
-			}
+			ledgerErr := err
 			to, err = ToSpool, r.toSpool(b.clicks, err)
+			// Spooling only once the batch is in the spool: a replay that
+			// ran in between would find the spool empty and switch
+			// spooling off again while the ledger is still down.
+			if err == nil && r.spooling.CompareAndSwap(false, true) {
+				r.log.Warn("the click ledger cannot be written; clicks go to the spool until it can",
+					"err", ledgerErr, "spool", r.cfg.Spool.Path())
+			}
 		}
 	}
 	if err != nil {
