@@ -34,6 +34,12 @@ type SQLitePool struct {
 	// WALSizeLimit when it starts over after a checkpoint (a million-row
 	// import leaves one of hundreds of MB, which SQLite would otherwise keep).
 	BackgroundCheckpoints bool
+	// ReadOnly: the pool's connections only read (PRAGMA query_only) and
+	// begin their transactions as readers (DEFERRED). In WAL mode they read
+	// the last committed state without waiting for the writer, which holds
+	// the write pool's connection for whole transactions. The file must
+	// exist and be in WAL mode already (open the writing pool first).
+	ReadOnly bool
 }
 
 // WALSizeLimit is PRAGMA journal_size_limit of BackgroundCheckpoints pools.
@@ -51,6 +57,9 @@ func (p SQLitePool) DSN(path string) string {
 	busy := p.BusyTimeout
 	if busy <= 0 {
 		busy = 10 * time.Second
+	}
+	if p.ReadOnly {
+		return "file:" + path + "?_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")&_pragma=query_only(1)"
 	}
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(" +
 		strconv.FormatInt(busy.Milliseconds(), 10) + ")"
@@ -72,8 +81,8 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 }
 
 // Open opens the SQLite file at path (creating it and its folder if needed)
-// as the pool says. It does not migrate.
-func (p SQLitePool) Open(ctx context.Context, path string) (*bun.DB, error) {
+// as the pool says, with bun's options opts. It does not migrate.
+func (p SQLitePool) Open(ctx context.Context, path string, opts ...bun.DBOption) (*bun.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create the SQLite folder: %w", err)
@@ -81,11 +90,23 @@ func (p SQLitePool) Open(ctx context.Context, path string) (*bun.DB, error) {
 	}
 	// The database holds contacts' addresses: readable by the service's user
 	// only. SQLite gives its -wal and -shm files the database file's mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	//
+	// The file is created here only when it does not exist yet: closing a
+	// descriptor of a file drops every POSIX lock this process holds on it,
+	// and SQLite's connections to it (other pools of this process) rely on
+	// theirs. Without them, another process that closes its last
+	// connection (a CLI command) believes itself the last user, checkpoints
+	// and removes the write-ahead log under this process's readers
+	// (SQLITE_IOERR_SHORT_READ).
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+		}
+		if err == nil {
+			f.Close()
+		}
 	}
-	f.Close()
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {
 		if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			if err := os.Chmod(name, 0o600); err != nil {
@@ -99,7 +120,7 @@ func (p SQLitePool) Open(ctx context.Context, path string) (*bun.DB, error) {
 	}
 	sqldb.SetMaxOpenConns(max(1, p.Conns))
 	sqldb.SetMaxIdleConns(max(1, p.Conns))
-	db := bun.NewDB(sqldb, sqlitedialect.New())
+	db := bun.NewDB(sqldb, sqlitedialect.New(), opts...)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
