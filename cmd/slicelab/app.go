@@ -91,6 +91,12 @@ func (a *app) init(ctx context.Context, workers bool) error {
 	if err := st.migrateUp(ctx, nil); err != nil {
 		return fail(err)
 	}
+	if err := st.openReads(ctx); err != nil {
+		return fail(err)
+	}
+	if err := st.registerPoolMetrics(a.metrics); err != nil {
+		return fail(err)
+	}
 	secret, err := a.cfg.secret()
 	if err != nil {
 		return fail(err)

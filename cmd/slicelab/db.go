@@ -33,7 +33,14 @@ type store struct {
 	// SQLite it is a file of its own (migrations.LedgerPath) with one
 	// writing connection and a reading pool.
 	ledger, ledgerRead *bun.DB
-	postgres           bool
+	// read, on SQLite, is a pool of reading connections to the main file:
+	// db sends its SELECTs outside transactions there (see readResolver),
+	// so that pages, the API and the senders' lookups do not queue for the
+	// one writing connection. nil on PostgreSQL (db is a pool already).
+	read     *bun.DB
+	reads    *readResolver
+	path     string // SQLite: the main file
+	postgres bool
 	// checkpoints copy the SQLite files' write-ahead logs into the files
 	// (see migrations.Checkpointer): no commit waits for that.
 	checkpoints []*migrations.Checkpointer
@@ -97,11 +104,12 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 		}
 		return &store{db: db, ledger: ledger, ledgerRead: db, postgres: true}, nil
 	}
-	db, err := migrations.SQLitePool{BackgroundCheckpoints: true}.Open(ctx, t.dsn)
+	reads := &readResolver{}
+	db, err := migrations.SQLitePool{BackgroundCheckpoints: true}.Open(ctx, t.dsn, bun.WithConnResolver(reads))
 	if err != nil {
 		return nil, err
 	}
-	st := &store{db: db}
+	st := &store{db: db, reads: reads, path: t.dsn}
 	writer := migrations.LedgerWriter
 	writer.BackgroundCheckpoints = true
 	if !t.clickFsync { // WAL: commits are not fsynced, checkpoints are
@@ -125,6 +133,28 @@ func openStore(ctx context.Context, t dbTarget) (*store, error) {
 	}
 	return st, nil
 }
+
+// sqliteReadConns is the size of the SQLite main file's reading pool.
+const sqliteReadConns = 4
+
+// readResolver sends bun's read-only queries (SELECTs that are not part of
+// a transaction or a bun.Conn) to db, a pool of reading connections; every
+// other statement goes to the writing pool. In WAL mode a read sees every
+// transaction committed before it began, so a write followed by a read
+// reads what was written, as on one connection.
+type readResolver struct {
+	db *sql.DB // nil: everything to the writing pool
+}
+
+func (r *readResolver) ResolveConn(_ context.Context, q bun.Query) bun.IConn {
+	if r.db != nil && bun.IsReadOnlyQuery(q) {
+		return r.db
+	}
+	return nil
+}
+
+// Close does nothing: the store closes the reading pool.
+func (r *readResolver) Close() error { return nil }
 
 // withParam sets a query parameter of a postgres:// URL (pgx passes unknown
 // ones to the server as run-time settings of the session).
@@ -156,7 +186,7 @@ func (s *store) Close() error {
 	for _, c := range s.checkpoints {
 		errs = append(errs, c.Stop())
 	}
-	for _, db := range []*bun.DB{s.ledgerRead, s.ledger} {
+	for _, db := range []*bun.DB{s.ledgerRead, s.ledger, s.read} {
 		if db != nil && db != s.db {
 			errs = append(errs, db.Close())
 		}
@@ -192,6 +222,24 @@ func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)) //nolint:errcheck // the session ends with conn anyway
 	}
 	return s.migrateAll(ctx, out)
+}
+
+// openReads opens the SQLite reading pool (see store.read) and sends
+// reads there from now on. Called once the file is migrated: a
+// connection opened on a new, still empty file did not see the database
+// that the writer then put in the write-ahead log, and failed to read it
+// (SQLITE_IOERR_SHORT_READ).
+func (s *store) openReads(ctx context.Context) error {
+	if s.postgres || s.read != nil {
+		return nil
+	}
+	read, err := migrations.SQLitePool{Conns: sqliteReadConns, ReadOnly: true}.Open(ctx, s.path)
+	if err != nil {
+		return err
+	}
+	s.read = read
+	s.reads.db = read.DB
+	return nil
 }
 
 func (s *store) migrateAll(ctx context.Context, out io.Writer) error {

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // The main PostgreSQL pool keeps 64 prepared statements a connection
@@ -50,4 +54,55 @@ func mustParam(t *testing.T, dsn, key, value string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// On SQLite the main file has one writing connection; SELECTs outside
+// transactions go to a pool of reading connections, so they neither wait
+// for a transaction that holds the writer nor can write.
+func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStore(ctx, dbTarget{dsn: filepath.Join(t.TempDir(), "slicelab.db"), clickFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.migrateUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.openReads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org := uuid.New()
+	if _, err := st.db.NewRaw("INSERT INTO organisations (id, slug, name, created_at) VALUES (?, 'acme', 'Acme', ?)", org, time.Now()).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A transaction holds the one writing connection meanwhile.
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.NewRaw("UPDATE organisations SET name = 'Acme (renamed)' WHERE id = ?", org).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var name string
+	if err := st.db.NewSelect().Table("organisations").Column("name").Where("id = ?", org).Scan(rctx, &name); err != nil {
+		t.Fatalf("a read while a transaction holds the writer: %v", err)
+	}
+	if name != "Acme" {
+		t.Fatalf("read %q: the reading pool sees only committed data, want %q", name, "Acme")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// A read after a commit sees it.
+	if err := st.db.NewSelect().Table("organisations").Column("name").Where("id = ?", org).Scan(ctx, &name); err != nil || name != "Acme (renamed)" {
+		t.Fatalf("read after the commit: %q, %v", name, err)
+	}
+	// The reading pool cannot write.
+	if _, err := st.read.ExecContext(ctx, "DELETE FROM organisations"); err == nil {
+		t.Fatal("the reading pool wrote")
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slicelab/experiments"
 	"slicelab/tracking"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/uptrace/bun"
 )
 
 // newMetrics builds the process's Prometheus registry, served at /metrics:
@@ -19,6 +21,36 @@ func newMetrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// registerPoolMetrics puts the connection pools' figures on reg
+// (go_sql_*{db_name=...}: connections open and in use, and how often and
+// how long a query waited for a connection), so that an operator sees when
+// a pool is the wait: "main" serves the API, the pages, River and the
+// senders (on SQLite its one writing connection, and "main_read" the
+// SELECTs outside transactions); "ledger" writes tracked clicks;
+// "ledger_read" is what the click projector reads the ledger with (SQLite:
+// on PostgreSQL it is "main").
+func (st *store) registerPoolMetrics(reg prometheus.Registerer) error {
+	pools := []struct {
+		name string
+		db   *bun.DB
+	}{{"main", st.db}, {"main_read", st.read}, {"ledger", st.ledger}}
+	if st.ledgerRead != nil && st.ledgerRead != st.db {
+		pools = append(pools, struct {
+			name string
+			db   *bun.DB
+		}{"ledger_read", st.ledgerRead})
+	}
+	for _, p := range pools {
+		if p.db == nil {
+			continue
+		}
+		if err := reg.Register(collectors.NewDBStatsCollector(p.db.DB, p.name)); err != nil {
+			return fmt.Errorf("metrics: pool %s: %w", p.name, err)
+		}
+	}
+	return nil
 }
 
 // metricsHandler serves a registry in the Prometheus text format.
