@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/riverqueue/river/riverdriver"
@@ -143,12 +144,12 @@ const sqliteReadConns = 4
 // transaction committed before it began, so a write followed by a read
 // reads what was written, as on one connection.
 type readResolver struct {
-	db *sql.DB // nil: everything to the writing pool
+	db atomic.Pointer[sql.DB] // nil: everything to the writing pool
 }
 
 func (r *readResolver) ResolveConn(_ context.Context, q bun.Query) bun.IConn {
-	if r.db != nil && bun.IsReadOnlyQuery(q) {
-		return r.db
+	if db := r.db.Load(); db != nil && bun.IsReadOnlyQuery(q) {
+		return db
 	}
 	return nil
 }
@@ -225,10 +226,8 @@ func (s *store) migrateUp(ctx context.Context, out io.Writer) error {
 }
 
 // openReads opens the SQLite reading pool (see store.read) and sends
-// reads there from now on. Called once the file is migrated: a
-// connection opened on a new, still empty file did not see the database
-// that the writer then put in the write-ahead log, and failed to read it
-// (SQLITE_IOERR_SHORT_READ).
+// reads there from now on. Called once the file is migrated (the writing
+// pool has put it in WAL mode, and migrations read what they just wrote).
 func (s *store) openReads(ctx context.Context) error {
 	if s.postgres || s.read != nil {
 		return nil
@@ -238,7 +237,7 @@ func (s *store) openReads(ctx context.Context) error {
 		return err
 	}
 	s.read = read
-	s.reads.db = read.DB
+	s.reads.db.Store(read.DB)
 	return nil
 }
 
