@@ -271,7 +271,9 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 		if parked, err := w.park(ctx, job); parked || err != nil {
 			return err
 		}
-	default: // cancelled or completed: nothing to do
+	case StatusCancelled: // nothing to send; what an earlier run gave back is cancelled too
+		return cancelPendingIfCancelled(ctx, w.db, a.ExperimentID, w.now().UTC())
+	default: // completed: nothing to do
 		return nil
 	}
 	batch, err := w.claim(ctx, job)
@@ -374,7 +376,11 @@ func (w *Sender) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error 
 		if err := w.giveBack(ctx, job, rest, ""); err != nil {
 			return fmt.Errorf("send: give back the rest of batch %d: %w", a.Batch, err)
 		}
-		switch st, _ := w.status(ctx, a.ExperimentID); st {
+		st, err := w.status(ctx, a.ExperimentID)
+		if err != nil { // the next run looks again (and cancels what is left if the experiment was cancelled)
+			w.log.Warn("send: read the experiment's status after giving back the rest of a batch", "batch", a.Batch, "err", err)
+		}
+		switch st {
 		case StatusPaused:
 			if parked, err := w.park(ctx, job); parked || err != nil {
 				return err

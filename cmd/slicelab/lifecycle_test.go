@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"slicelab/experiments"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestPauseResumeCancel: a paused experiment sends nothing more until
@@ -120,4 +124,72 @@ func TestContactCooldown(t *testing.T) {
 	if done := e.waitDone(tok, third.ID, 2*time.Minute); done.Progress.Sent != 11 || done.Progress.Suppressed != 0 {
 		t.Fatalf("after the cool-down: %+v", done.Progress)
 	}
+}
+
+// TestSendJobOfCancelledExperiment: a send job that runs after its
+// experiment was cancelled cancels the batch's deliveries still queued
+// (such as ones a sender gave back after the cancellation had cancelled
+// the others), so a cancelled experiment never keeps queued deliveries.
+func TestSendJobOfCancelledExperiment(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
+		ctx := context.Background()
+		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "50" })
+		tok := e.teamToken("growth", "editor")
+		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(60, "example.test"), nil)
+		exp := e.createAndLaunch(tok, "growth", experimentBody("Cancelled meanwhile", 0))
+		for len(e.smtp.messages()) < 5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/pause", tok, nil, nil); st != 200 {
+			t.Fatalf("pause: %d %s", st, raw)
+		}
+		id := uuid.MustParse(exp.ID)
+		db := e.app.st.db
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			n, err := db.NewSelect().Table("deliveries").Where("experiment_id = ?", id).Where("status = ?", experiments.DeliverySending).Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d deliveries still sending after the pause", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The state a race leaves: the experiment cancelled, some deliveries queued.
+		if _, err := db.NewUpdate().Table("experiments").Set("status = ?", experiments.StatusCancelled).Where("id = ?", id).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var batches []int
+		if err := db.NewSelect().Table("deliveries").ColumnExpr("DISTINCT batch").Where("experiment_id = ?", id).
+			Where("status = ?", experiments.DeliveryQueued).Scan(ctx, &batches); err != nil || len(batches) == 0 {
+			t.Fatalf("queued batches %v, %v", batches, err)
+		}
+		sent := len(e.smtp.messages())
+		for _, b := range batches {
+			if _, err := e.app.jobs.Insert(ctx, experiments.SendBatchArgs{ExperimentID: id, Batch: b}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for {
+			n, err := db.NewSelect().Table("deliveries").Where("experiment_id = ?", id).Where("status = ?", experiments.DeliveryQueued).Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline.Add(30 * time.Second)) {
+				t.Fatalf("%d deliveries of the cancelled experiment still queued after its send jobs ran", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := len(e.smtp.messages()); n != sent {
+			t.Fatalf("the cancelled experiment sent %d more", n-sent)
+		}
+	})
 }
