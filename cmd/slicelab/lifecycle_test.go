@@ -146,20 +146,25 @@ func TestSendJobOfCancelledExperiment(t *testing.T) {
 		}
 		id := uuid.MustParse(exp.ID)
 		db := e.app.st.db
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			n, err := db.NewSelect().Table("deliveries").Where("experiment_id = ?", id).Where("status = ?", experiments.DeliverySending).Count(ctx)
-			if err != nil {
-				t.Fatal(err)
+		// waitNone waits until no delivery of the experiment has status.
+		waitNone := func(status, what string) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				n, err := db.NewSelect().Table("deliveries").Where("experiment_id = ?", id).Where("status = ?", status).Count(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d deliveries still %s %s", n, status, what)
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d deliveries still sending after the pause", n)
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
+		waitNone(experiments.DeliverySending, "after the pause")
 		// The state a race leaves: the experiment cancelled, some deliveries queued.
 		if _, err := db.NewUpdate().Table("experiments").Set("status = ?", experiments.StatusCancelled).Where("id = ?", id).Exec(ctx); err != nil {
 			t.Fatal(err)
@@ -175,19 +180,7 @@ func TestSendJobOfCancelledExperiment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for {
-			n, err := db.NewSelect().Table("deliveries").Where("experiment_id = ?", id).Where("status = ?", experiments.DeliveryQueued).Count(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline.Add(30 * time.Second)) {
-				t.Fatalf("%d deliveries of the cancelled experiment still queued after its send jobs ran", n)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitNone(experiments.DeliveryQueued, "after the cancelled experiment's send jobs ran")
 		if n := len(e.smtp.messages()); n != sent {
 			t.Fatalf("the cancelled experiment sent %d more", n-sent)
 		}
