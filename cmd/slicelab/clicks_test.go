@@ -324,7 +324,7 @@ func (p *tcpProxy) setCut(cut bool) {
 	}
 }
 
-var metricLine = regexp.MustCompile(`(?m)^(slicelab_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$`)
+var metricLine = regexp.MustCompile(`(?m)^((?:slicelab|go_sql)_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$`)
 
 // metrics scrapes /metrics.
 func (e *env) metrics() map[string]float64 {

@@ -11,18 +11,27 @@ import (
 	"github.com/google/uuid"
 )
 
+// startSlowSend starts slicelab sending at 50 messages a second, launches
+// an experiment to contacts new contacts and returns once `until` messages
+// are out, with an editor's token.
+func startSlowSend(t *testing.T, dbURL string, contacts int, name string, until int) (*env, string, experimentJSON) {
+	t.Helper()
+	e := startEnv(t, dbURL, func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "50" })
+	tok := e.teamToken("growth", "editor")
+	e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(contacts, "example.test"), nil)
+	exp := e.createAndLaunch(tok, "growth", experimentBody(name, 0))
+	for len(e.smtp.messages()) < until {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return e, tok, exp
+}
+
 // TestPauseResumeCancel: a paused experiment sends nothing more until
 // resumed; a cancelled one never sends the rest.
 func TestPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
-		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "50" })
-		tok := e.teamToken("growth", "editor")
-		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(100, "example.test"), nil)
-		exp := e.createAndLaunch(tok, "growth", experimentBody("Pausing", 0))
-		for len(e.smtp.messages()) < 10 {
-			time.Sleep(10 * time.Millisecond)
-		}
+		e, tok, exp := startSlowSend(t, dbURL(t), 100, "Pausing", 10)
 		var paused experimentJSON
 		if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/pause", tok, nil, &paused); st != 200 || paused.Status != "paused" {
 			t.Fatalf("pause: %d %s", st, raw)
@@ -134,13 +143,7 @@ func TestSendJobOfCancelledExperiment(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, dbURL func(*testing.T) string) {
 		ctx := context.Background()
-		e := startEnv(t, dbURL(t), func(v map[string]string) { v["SLICELAB_SEND_RATE"] = "50" })
-		tok := e.teamToken("growth", "editor")
-		e.api("POST", "/api/v1/teams/growth/contacts", tok, contactsCSV(60, "example.test"), nil)
-		exp := e.createAndLaunch(tok, "growth", experimentBody("Cancelled meanwhile", 0))
-		for len(e.smtp.messages()) < 5 {
-			time.Sleep(10 * time.Millisecond)
-		}
+		e, tok, exp := startSlowSend(t, dbURL(t), 60, "Cancelled meanwhile", 5)
 		if st, raw := e.api("POST", "/api/v1/experiments/"+exp.ID+"/pause", tok, nil, nil); st != 200 {
 			t.Fatalf("pause: %d %s", st, raw)
 		}

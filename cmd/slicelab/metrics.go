@@ -32,15 +32,13 @@ func newMetrics() *prometheus.Registry {
 // "ledger_read" is what the click projector reads the ledger with (SQLite:
 // on PostgreSQL it is "main").
 func (st *store) registerPoolMetrics(reg prometheus.Registerer) error {
-	pools := []struct {
+	type pool struct {
 		name string
 		db   *bun.DB
-	}{{"main", st.db}, {"main_read", st.read}, {"ledger", st.ledger}}
-	if st.ledgerRead != nil && st.ledgerRead != st.db {
-		pools = append(pools, struct {
-			name string
-			db   *bun.DB
-		}{"ledger_read", st.ledgerRead})
+	}
+	pools := []pool{{"main", st.db}, {"main_read", st.read}, {"ledger", st.ledger}}
+	if st.ledgerRead != st.db {
+		pools = append(pools, pool{"ledger_read", st.ledgerRead})
 	}
 	for _, p := range pools {
 		if p.db == nil {

@@ -328,7 +328,8 @@ func testStopMidSend(t *testing.T, sig syscall.Signal) {
 }
 
 // The experiment's JSON shows the background assignment, and /metrics the
-// sends by outcome, the SMTP latency, the send queue and the assignments.
+// sends by outcome, the SMTP latency, the send queue and the assignments,
+// and each connection pool (on SQLite the reading pool serves the reads).
 func TestSendProgressAndMetrics(t *testing.T) {
 	e := startEnv(t, filepath.Join(t.TempDir(), "slicelab.db"))
 	tok := e.teamToken("growth", "editor")
@@ -350,6 +351,11 @@ func TestSendProgressAndMetrics(t *testing.T) {
 		m["slicelab_smtp_send_seconds_count"] != 30 || m["slicelab_send_commit_messages_sum"] != 30 {
 		t.Errorf("send metrics: sent %v, ambiguous %v, SMTP latencies %v, outcomes committed %v", m[`slicelab_sends_total{outcome="sent"}`],
 			m[`slicelab_sends_total{outcome="ambiguous"}`], m["slicelab_smtp_send_seconds_count"], m["slicelab_send_commit_messages_sum"])
+	}
+	if m[`go_sql_max_open_connections{db_name="main"}`] != 1 || m[`go_sql_max_open_connections{db_name="main_read"}`] != sqliteReadConns ||
+		m[`go_sql_max_open_connections{db_name="ledger"}`] != 1 || m[`go_sql_open_connections{db_name="main_read"}`] < 1 {
+		t.Errorf("pool metrics: main %v, main_read %v (open %v), ledger %v connections at most", m[`go_sql_max_open_connections{db_name="main"}`],
+			m[`go_sql_max_open_connections{db_name="main_read"}`], m[`go_sql_open_connections{db_name="main_read"}`], m[`go_sql_max_open_connections{db_name="ledger"}`])
 	}
 	for _, k := range []string{`slicelab_send_queue_jobs{state="available"}`, "slicelab_assignments_running", "slicelab_assignment_contacts_assigned"} {
 		if v, ok := m[k]; !ok || v != 0 {
