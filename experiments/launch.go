@@ -24,6 +24,13 @@ const (
 	DeliveryCancelled  = "cancelled"
 )
 
+// pendingWhere selects the deliveries still to send or wait for. It is the
+// condition of the partial index deliveries_pending_idx (migration
+// 20261203000001), written exactly as there: SQLite uses a partial index for
+// a query whose WHERE repeats its condition or names one of its statuses,
+// not for an IN list or an OR of two of the three.
+const pendingWhere = "(status = '" + DeliveryQueued + "' OR status = '" + DeliverySending + "' OR status = '" + DeliveryWaiting + "')"
+
 // Delivery is one email to one contact in one experiment.
 type Delivery struct {
 	bun.BaseModel `bun:"table:deliveries"`
@@ -179,8 +186,7 @@ func (s *Service) completeIfDone(ctx context.Context, db bun.IDB, id uuid.UUID) 
 	_, err := db.NewUpdate().Table("experiments").Set("status = ?", StatusCompleted).
 		Set("completed_at = ?", now).Set("updated_at = ?", now).
 		Where("id = ?", id).Where("status = ?", StatusRunning).Where("assign_done = ?", true).
-		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE experiment_id = ? AND status IN (?, ?, ?))",
-			id, DeliveryQueued, DeliverySending, DeliveryWaiting).
+		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE experiment_id = ? AND "+pendingWhere+")", id).
 		Exec(ctx)
 	return err
 }
@@ -257,7 +263,7 @@ func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (*Experiment
 
 func cancelPending(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {
 	_, err := db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
-		Where("experiment_id = ?", id).Where("status IN (?, ?)", DeliveryQueued, DeliveryWaiting).Exec(ctx)
+		Where("experiment_id = ?", id).Where(pendingWhere).Where("status <> ?", DeliverySending).Exec(ctx)
 	return err
 }
 
