@@ -262,9 +262,15 @@ func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (*Experiment
 }
 
 func cancelPending(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {
-	_, err := db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
-		Where("experiment_id = ?", id).Where(pendingWhere).Where("status <> ?", DeliverySending).Exec(ctx)
+	_, err := cancelPendingQuery(db, id, now).Exec(ctx)
 	return err
+}
+
+// cancelPendingQuery cancels the experiment's deliveries not yet handed to a
+// sender (queued or waiting).
+func cancelPendingQuery(db bun.IDB, id uuid.UUID, now time.Time) *bun.UpdateQuery {
+	return db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
+		Where("experiment_id = ?", id).Where(pendingWhere).Where("status <> ?", DeliverySending)
 }
 
 // LaunchDue launches the scheduled experiments whose time has come.

@@ -905,8 +905,7 @@ func (c *lazySyncConn) restore() {
 }
 
 func cancelPendingIfCancelled(ctx context.Context, db bun.IDB, id uuid.UUID, now time.Time) error {
-	_, err := db.NewUpdate().Table("deliveries").Set("status = ?", DeliveryCancelled).Set("updated_at = ?", now).
-		Where("experiment_id = ?", id).Where(pendingWhere).Where("status <> ?", DeliverySending).
+	_, err := cancelPendingQuery(db, id, now).
 		Where("EXISTS (SELECT 1 FROM experiments WHERE id = ? AND status = ?)", id, StatusCancelled).Exec(ctx)
 	return err
 }
