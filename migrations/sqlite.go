@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +26,7 @@ type SQLitePool struct {
 	// BusyTimeout is how long a statement waits for another connection's
 	// write lock before it fails with SQLITE_BUSY (0: 10 s).
 	BusyTimeout time.Duration
-	// Synchronous is PRAGMA synchronous ("": SQLite's default, FULL: in WAL
+	// Synchronous is PRAGMA synchronous ("": FULL, SQLite's default: in WAL
 	// mode every commit is fsynced before it returns).
 	Synchronous string
 	// BackgroundCheckpoints: the pool's commits never copy the write-ahead
@@ -46,31 +47,98 @@ type SQLitePool struct {
 const WALSizeLimit = 64 << 20
 
 // SQLiteDSN is the one connection string of slicelab's SQLite database, used
-// by the service and by every test: foreign keys on, write-ahead logging
-// (readers never wait for the writer), a 10 s busy timeout, and transactions
-// that take the write lock when they begin (BEGIN IMMEDIATE), so that two
-// writers queue instead of failing with SQLITE_BUSY half-way.
+// by the service and by every test: transactions that take the write lock
+// when they begin (BEGIN IMMEDIATE), so that two writers queue instead of
+// failing with SQLITE_BUSY half-way. The rest of the set-up is PRAGMAs
+// that every new connection runs (SQLitePool.Pragmas): foreign keys on,
+// write-ahead logging (readers never wait for the writer), a 10 s busy
+// timeout.
 func SQLiteDSN(path string) string { return SQLitePool{}.DSN(path) }
 
-// DSN is SQLiteDSN with the pool's busy timeout and synchronous setting.
+// DSN is the pool's connection string: the file and how its transactions
+// begin, which both SQLite drivers that driver/sqliteshim may pick read from
+// the string alike (modernc.org/sqlite by default, github.com/mattn/go-sqlite3
+// when built with -tags cgosqlite). Everything else is in Pragmas.
 func (p SQLitePool) DSN(path string) string {
+	if p.ReadOnly {
+		return "file:" + path
+	}
+	return "file:" + path + "?_txlock=immediate"
+}
+
+// Pragmas are the PRAGMAs each new connection of the pool runs, in order:
+// the busy timeout first, so that the others wait for a lock rather than
+// fail.
+func (p SQLitePool) Pragmas() []string {
 	busy := p.BusyTimeout
 	if busy <= 0 {
 		busy = 10 * time.Second
 	}
+	out := []string{"busy_timeout = " + strconv.FormatInt(busy.Milliseconds(), 10)}
 	if p.ReadOnly {
-		return "file:" + path + "?_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")&_pragma=query_only(1)"
+		return append(out, "query_only = 1")
 	}
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(" +
-		strconv.FormatInt(busy.Milliseconds(), 10) + ")"
+	// synchronous is always set: SQLite's default is FULL, but
+	// github.com/mattn/go-sqlite3 sets NORMAL on every connection it opens.
+	sync := "FULL"
 	if p.Synchronous != "" {
-		dsn += "&_pragma=synchronous(" + strings.ToUpper(p.Synchronous) + ")"
+		sync = strings.ToUpper(p.Synchronous)
 	}
+	out = append(out, "foreign_keys = 1", "journal_mode = WAL", "synchronous = "+sync)
 	if p.BackgroundCheckpoints {
-		dsn += "&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(" + strconv.Itoa(WALSizeLimit) + ")"
+		out = append(out, "wal_autocheckpoint = 0", "journal_size_limit = "+strconv.Itoa(WALSizeLimit))
 	}
-	return dsn + "&_txlock=immediate"
+	return out
 }
+
+// SQLiteDriver names the SQLite driver this build uses: driver/sqliteshim
+// picks modernc.org/sqlite (pure Go, the default) or, in a build with
+// -tags cgosqlite and cgo, github.com/mattn/go-sqlite3 (SQLite's C code:
+// a fifth more clicks and two fifths more messages a second, see
+// bench/README.md).
+func SQLiteDriver() string {
+	switch sqliteshim.DriverName() {
+	case "sqlite":
+		return "modernc.org/sqlite"
+	case "sqlite3":
+		return "github.com/mattn/go-sqlite3 (cgo)"
+	}
+	return "none"
+}
+
+// errNoSQLiteDriver: a build with -tags cgosqlite but without cgo.
+var errNoSQLiteDriver = errors.New("this slicelab has no SQLite driver: it was built with -tags cgosqlite but without cgo " +
+	"(CGO_ENABLED=0, or no C compiler found); build it with a C compiler (CGO_ENABLED=1), or without the tag")
+
+// sqliteConnector opens connections with driver/sqliteshim's driver and
+// runs the pool's PRAGMAs on each before database/sql uses it. The two
+// drivers spell PRAGMAs in a connection string differently (or not at
+// all); run on the connection, they are the same for both.
+type sqliteConnector struct {
+	dsn     string
+	pragmas []string
+}
+
+func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := sqliteshim.Driver().Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("SQLite driver %s cannot run statements on a connection", sqliteshim.DriverName())
+	}
+	for _, p := range c.pragmas {
+		if _, err := ex.ExecContext(ctx, "PRAGMA "+p, nil); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("PRAGMA %s: %w", p, err)
+		}
+	}
+	return conn, nil
+}
+
+func (c sqliteConnector) Driver() driver.Driver { return sqliteshim.Driver() }
 
 // OpenSQLite opens (creating it and its folder if needed) the SQLite database
 // at path with SQLiteDSN, on one connection: SQLite has one writer, and one
@@ -114,10 +182,10 @@ func (p SQLitePool) Open(ctx context.Context, path string, opts ...bun.DBOption)
 			}
 		}
 	}
-	sqldb, err := sql.Open(sqliteshim.ShimName, p.DSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	if !sqliteshim.HasDriver() {
+		return nil, errNoSQLiteDriver
 	}
+	sqldb := sql.OpenDB(sqliteConnector{dsn: p.DSN(path), pragmas: p.Pragmas()})
 	sqldb.SetMaxOpenConns(max(1, p.Conns))
 	sqldb.SetMaxIdleConns(max(1, p.Conns))
 	db := bun.NewDB(sqldb, sqlitedialect.New(), opts...)

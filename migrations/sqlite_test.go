@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // A pool opened with BackgroundCheckpoints leaves the write-ahead log to a
@@ -66,6 +68,77 @@ func TestBackgroundCheckpoints(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 2000 {
 		t.Fatalf("rows after the checkpoints: %d, %v", n, err)
+	}
+}
+
+// Every pool is set up the same whichever driver driver/sqliteshim picked
+// (modernc.org/sqlite, or github.com/mattn/go-sqlite3 with -tags cgosqlite,
+// which CI runs too): each connection runs the pool's PRAGMAs. mattn's
+// driver sets synchronous = NORMAL on every connection it opens, so a pool
+// that leaves Synchronous empty must still come out FULL.
+func TestPoolsSetEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	cases := []struct {
+		name string
+		pool SQLitePool
+		want map[string]int64
+	}{
+		{"main", SQLitePool{BackgroundCheckpoints: true},
+			map[string]int64{"foreign_keys": 1, "busy_timeout": 10000, "synchronous": 2, "wal_autocheckpoint": 0, "journal_size_limit": WALSizeLimit, "query_only": 0}},
+		{"ledger writer", SQLitePool{Conns: 1, BusyTimeout: 250 * time.Millisecond, Synchronous: "NORMAL", BackgroundCheckpoints: true},
+			map[string]int64{"foreign_keys": 1, "busy_timeout": 250, "synchronous": 1, "wal_autocheckpoint": 0, "query_only": 0}},
+		{"plain", SQLitePool{Conns: 2},
+			map[string]int64{"foreign_keys": 1, "busy_timeout": 10000, "synchronous": 2, "wal_autocheckpoint": 1000, "journal_size_limit": -1}},
+		{"read-only", SQLitePool{Conns: 3, ReadOnly: true},
+			map[string]int64{"busy_timeout": 10000, "query_only": 1}},
+	}
+	for _, c := range cases {
+		db, err := c.pool.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("%s (%s): %v", c.name, SQLiteDriver(), err)
+		}
+		// Every connection of the pool, not only the first: hold them all.
+		conns := max(1, c.pool.Conns)
+		var held []bun.Conn
+		for i := range conns {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, conn)
+			for name, want := range c.want {
+				var got int64
+				if err := conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&got); err != nil || got != want {
+					t.Errorf("%s pool, connection %d (%s): PRAGMA %s = %d (%v), want %d", c.name, i+1, SQLiteDriver(), name, got, err, want)
+				}
+			}
+			var mode string
+			if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				t.Errorf("%s pool, connection %d (%s): journal_mode %q (%v), want wal", c.name, i+1, SQLiteDriver(), mode, err)
+			}
+		}
+		for _, conn := range held {
+			conn.Close()
+		}
+		// Writers take the write lock when they begin (BEGIN IMMEDIATE):
+		// a second writer's BEGIN waits instead of failing half-way.
+		if !c.pool.ReadOnly && conns == 1 {
+			other, err := SQLitePool{BusyTimeout: 50 * time.Millisecond}.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS w (v INTEGER)"); err == nil {
+				t.Errorf("%s pool (%s): another writer wrote while a transaction had only begun: not BEGIN IMMEDIATE", c.name, SQLiteDriver())
+			}
+			tx.Rollback()
+			other.Close()
+		}
+		db.Close()
 	}
 }
 

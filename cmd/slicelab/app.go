@@ -21,6 +21,7 @@ import (
 
 	"slicelab/cmd/slicelab/internal/web"
 	"slicelab/experiments"
+	"slicelab/migrations"
 	"slicelab/okr"
 	"slicelab/templates"
 	"slicelab/tracking"
@@ -386,7 +387,7 @@ func (a *app) dbLabel() string {
 	if a.cfg.db.postgres {
 		return "postgres"
 	}
-	return "sqlite:" + a.cfg.db.dsn
+	return "sqlite:" + a.cfg.db.dsn + " (" + migrations.SQLiteDriver() + ")"
 }
 
 func (a *app) mailLabel() string {
