@@ -93,9 +93,8 @@ func (p SQLitePool) Pragmas() []string {
 
 // SQLiteDriver names the SQLite driver this build uses: driver/sqliteshim
 // picks modernc.org/sqlite (pure Go, the default) or, in a build with
-// -tags cgosqlite and cgo, github.com/mattn/go-sqlite3 (SQLite's C code:
-// a fifth more clicks and two fifths more messages a second, see
-// bench/README.md).
+// -tags cgosqlite and cgo, github.com/mattn/go-sqlite3 (SQLite's C code,
+// faster: see bench/README.md).
 func SQLiteDriver() string {
 	switch sqliteshim.DriverName() {
 	case "sqlite":
@@ -151,6 +150,9 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 // Open opens the SQLite file at path (creating it and its folder if needed)
 // as the pool says, with bun's options opts. It does not migrate.
 func (p SQLitePool) Open(ctx context.Context, path string, opts ...bun.DBOption) (*bun.DB, error) {
+	if !sqliteshim.HasDriver() { // before any file is created
+		return nil, errNoSQLiteDriver
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create the SQLite folder: %w", err)
@@ -181,9 +183,6 @@ func (p SQLitePool) Open(ctx context.Context, path string, opts ...bun.DBOption)
 				return nil, fmt.Errorf("make %s private: %w", name, err)
 			}
 		}
-	}
-	if !sqliteshim.HasDriver() {
-		return nil, errNoSQLiteDriver
 	}
 	sqldb := sql.OpenDB(sqliteConnector{dsn: p.DSN(path), pragmas: p.Pragmas()})
 	sqldb.SetMaxOpenConns(max(1, p.Conns))
