@@ -19,7 +19,7 @@ import (
 )
 
 // SQLitePool is how one pool of connections to a SQLite file is set up. The
-// zero value is the service's main pool (see SQLiteDSN and OpenSQLite).
+// zero value is the service's main pool (see OpenSQLite).
 type SQLitePool struct {
 	// Conns is the most connections the pool opens (0: one).
 	Conns int
@@ -45,15 +45,6 @@ type SQLitePool struct {
 
 // WALSizeLimit is PRAGMA journal_size_limit of BackgroundCheckpoints pools.
 const WALSizeLimit = 64 << 20
-
-// SQLiteDSN is the one connection string of slicelab's SQLite database, used
-// by the service and by every test: transactions that take the write lock
-// when they begin (BEGIN IMMEDIATE), so that two writers queue instead of
-// failing with SQLITE_BUSY half-way. The rest of the set-up is PRAGMAs
-// that every new connection runs (SQLitePool.Pragmas): foreign keys on,
-// write-ahead logging (readers never wait for the writer), a 10 s busy
-// timeout.
-func SQLiteDSN(path string) string { return SQLitePool{}.DSN(path) }
 
 // DSN is the pool's connection string: the file and how its transactions
 // begin, which both SQLite drivers that driver/sqliteshim may pick read from
@@ -140,7 +131,10 @@ func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c sqliteConnector) Driver() driver.Driver { return sqliteshim.Driver() }
 
 // OpenSQLite opens (creating it and its folder if needed) the SQLite database
-// at path with SQLiteDSN, on one connection: SQLite has one writer, and one
+// at path as the main pool (transactions BEGIN IMMEDIATE, so that two
+// writers queue instead of failing with SQLITE_BUSY half-way; foreign keys
+// on; write-ahead logging, so that readers never wait for the writer; a 10 s
+// busy timeout), on one connection: SQLite has one writer, and one
 // connection shared by bun and River avoids SQLITE_BUSY between them (River's
 // SQLite driver recommends this). It does not migrate.
 func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
